@@ -1,0 +1,575 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/omflow/omflow/flow/def"
+	"github.com/omflow/omflow/flow/expr"
+	"github.com/omflow/omflow/flow/script"
+	"github.com/omflow/omflow/store"
+)
+
+// Job kinds.
+const kindStep = "step"
+
+// maxChain bounds how many automatic steps one job runs before it hands the
+// rest to new jobs, so a flow that loops without a human step cannot hold a
+// worker forever.
+const maxChain = 64
+
+// compiled is a parsed flow version with its scripts compiled on first use.
+type compiled struct {
+	flow    *def.Flow
+	header  def.Header
+	scripts sync.Map // node path -> *script.Program
+}
+
+// definition returns the parsed flow of a stored version (cached: versions
+// never change).
+func (e *Engine) definition(ctx context.Context, versionID int64) (*compiled, error) {
+	if c, ok := e.defs.Load(versionID); ok {
+		return c.(*compiled), nil
+	}
+	v, err := e.db.FlowVersionByID(ctx, versionID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := def.ParseFlow([]byte(v.Definition))
+	if err != nil {
+		return nil, fmt.Errorf("flow version %d no longer parses: %w", versionID, err)
+	}
+	c := &compiled{flow: f, header: f.Form.HeaderFields()}
+	actual, _ := e.defs.LoadOrStore(versionID, c)
+	return actual.(*compiled), nil
+}
+
+func (c *compiled) program(path string, code string) (*script.Program, error) {
+	if p, ok := c.scripts.Load(path); ok {
+		return p.(*script.Program), nil
+	}
+	p, err := script.Compile(path, code)
+	if err != nil {
+		return nil, err
+	}
+	c.scripts.Store(path, p)
+	return p, nil
+}
+
+// errHalt stops a ticket: a script failed or no switch rule held. The ticket
+// keeps the message in its error column; an administrator looks at it.
+type errHalt struct{ msg string }
+
+func (e *errHalt) Error() string { return e.msg }
+
+// RunJob executes a job this engine has claimed. Failures are recorded on
+// the job (retried later) or on the ticket (halted in error); RunJob itself
+// does not return them.
+func (e *Engine) RunJob(ctx context.Context, j *store.Job) {
+	start := time.Now()
+	err := e.runJob(ctx, j)
+	if e.opts.Hooks.StepDone != nil {
+		e.opts.Hooks.StepDone(j.Kind, time.Since(start), err)
+	}
+	if err == nil {
+		return
+	}
+	if errors.Is(err, store.ErrConflict) {
+		// Our lease was taken over: the new owner runs the job.
+		e.log.Info("job lease lost; another node runs it", "job", j.ID, "ticket", j.TicketID)
+		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down: Stop hands the job back
+	}
+	delay := min(time.Duration(1<<min(j.Attempts, 10))*time.Second, 10*time.Minute)
+	e.log.Warn("job failed; will retry", "job", j.ID, "ticket", j.TicketID, "attempt", j.Attempts, "retry_in", delay, "err", err)
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if j.Attempts >= 20 {
+		err = e.db.FailJob(bg, j, err.Error())
+	} else {
+		err = e.db.RetryJob(bg, j, delay, err.Error())
+	}
+	if err != nil {
+		e.log.Error("record job failure", "job", j.ID, "err", err)
+	}
+}
+
+func (e *Engine) runJob(ctx context.Context, j *store.Job) error {
+	if j.Kind != kindStep {
+		return e.finishOnly(ctx, j, fmt.Sprintf("unknown job kind %q", j.Kind))
+	}
+	var p jobPayload
+	if err := json.Unmarshal([]byte(j.Payload), &p); err != nil {
+		return e.finishOnly(ctx, j, fmt.Sprintf("unreadable job payload: %v", err))
+	}
+	for attempt := 0; ; attempt++ {
+		err := e.step(ctx, j, p)
+		if !errors.Is(err, errTicketChanged) || attempt >= 50 {
+			return err
+		}
+		// Another job of the same ticket committed first: compute again on
+		// the new revision.
+		time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
+	}
+}
+
+var errTicketChanged = errors.New("ticket changed while the step ran")
+
+// finishOnly deletes a job that cannot run, logging why.
+func (e *Engine) finishOnly(ctx context.Context, j *store.Job, why string) error {
+	e.log.Error("dropping job", "job", j.ID, "ticket", j.TicketID, "reason", why)
+	return e.db.Tx(ctx, func(ctx context.Context) error {
+		if err := e.db.AddEvents(ctx, &store.TicketEvent{TicketID: j.TicketID, JobID: j.ID, Kind: "error", NodeID: j.NodeID, Message: why}); err != nil {
+			return err
+		}
+		return e.db.FinishJob(ctx, j)
+	})
+}
+
+// step reads the ticket, runs the token's steps in memory and commits them.
+func (e *Engine) step(ctx context.Context, j *store.Job, p jobPayload) error {
+	t, err := e.db.TicketByID(ctx, j.TicketID)
+	if errors.Is(err, store.ErrNotFound) {
+		return e.finishOnly(ctx, j, "ticket no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	r, err := e.newRun(ctx, t, j)
+	if err != nil {
+		return err
+	}
+	tok := r.st.token(p.Token)
+	if t.Closed || t.Error != "" || tok == nil {
+		// Closed, halted, or the token was consumed meanwhile: nothing to do.
+		return e.db.Tx(ctx, func(ctx context.Context) error { return e.db.FinishJob(ctx, j) })
+	}
+	if p.Leave {
+		r.leave(tok, j.NodeID)
+	} else {
+		r.push(tok, j.NodeID)
+	}
+	r.drain(ctx)
+	return r.commit(ctx)
+}
+
+// run is one job's worth of stepping on one ticket, in memory.
+type run struct {
+	e      *Engine
+	t      *store.Ticket
+	c      *compiled
+	st     *ticketState
+	fields map[string]any
+	vars   map[string]any
+	job    *store.Job
+	cx     context.Context // for look-ups while stepping
+
+	queue  []pos
+	events []*store.TicketEvent
+	tasks  []*store.Task
+	jobs   []*store.Job
+	halt   string
+	closed bool
+	steps  int
+}
+
+type pos struct {
+	tok  *token
+	path string
+}
+
+func (e *Engine) newRun(ctx context.Context, t *store.Ticket, j *store.Job) (*run, error) {
+	c, err := e.definition(ctx, t.FlowVersionID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := parseState(t.State)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d: %w", t.ID, err)
+	}
+	r := &run{e: e, t: t, c: c, st: st, job: j, cx: ctx}
+	if err := json.Unmarshal([]byte(t.Fields), &r.fields); err != nil {
+		return nil, fmt.Errorf("ticket %d: read fields: %w", t.ID, err)
+	}
+	if t.Vars != "" {
+		if err := json.Unmarshal([]byte(t.Vars), &r.vars); err != nil {
+			return nil, fmt.Errorf("ticket %d: read variables: %w", t.ID, err)
+		}
+	}
+	if r.fields == nil {
+		r.fields = map[string]any{}
+	}
+	if r.vars == nil {
+		r.vars = map[string]any{}
+	}
+	return r, nil
+}
+
+// expr.Env over the run's maps.
+func (r *run) Var(name string) (any, bool) { v, ok := r.vars[name]; return v, ok }
+func (r *run) Field(id string) (any, bool) { v, ok := r.fields[id]; return v, ok }
+func (r *run) SetVar(name string, v any)   { r.vars[name] = v }
+func (r *run) SetField(id string, v any)   { r.fields[id] = v }
+
+var _ expr.Env = (*run)(nil)
+
+// push queues tok to enter the node at path.
+func (r *run) push(tok *token, path string) {
+	tok.Node, tok.Wait = path, waitJob
+	r.queue = append(r.queue, pos{tok, path})
+}
+
+// leave moves tok on from the node at path to every node a line leads to
+// (a fork when there are several). In a subflow, leaving its end returns to
+// the subflow node in the parent flow.
+func (r *run) leave(tok *token, path string) {
+	g, n, prefix, err := scope(r.c.flow.Graph, path)
+	if err != nil {
+		r.fail(path, "", err.Error())
+		return
+	}
+	next := g.Next(n.ID)
+	if len(next) == 0 {
+		r.fail(path, n.Name, "no line leads on from this node")
+		return
+	}
+	for i, id := range next {
+		t := tok
+		if i > 0 {
+			t = r.st.newToken(prefix+id, waitJob)
+		}
+		r.push(t, prefix+id)
+	}
+}
+
+// drain runs queued positions until every token waits or the chain limit is
+// reached; what is left becomes new jobs.
+func (r *run) drain(ctx context.Context) {
+	for len(r.queue) > 0 && r.halt == "" && !r.closed {
+		p := r.queue[0]
+		r.queue = r.queue[1:]
+		if r.steps >= maxChain {
+			r.enqueue(p.tok, p.path, false, time.Time{})
+			continue
+		}
+		r.steps++
+		r.enter(ctx, p.tok, p.path)
+	}
+	if r.halt != "" || r.closed {
+		r.queue = nil
+	}
+}
+
+// enqueue makes a job that will move tok at path later.
+func (r *run) enqueue(tok *token, path string, leave bool, at time.Time) {
+	b, _ := json.Marshal(jobPayload{Token: tok.ID, Leave: leave})
+	r.jobs = append(r.jobs, &store.Job{Kind: kindStep, TicketID: r.t.ID, NodeID: path, Payload: string(b), RunAt: at})
+}
+
+// enter executes one node.
+func (r *run) enter(ctx context.Context, tok *token, path string) {
+	g, n, prefix, err := scope(r.c.flow.Graph, path)
+	if err != nil {
+		r.fail(path, "", err.Error())
+		return
+	}
+	before := maps.Clone(r.fields)
+	ev := &store.TicketEvent{TicketID: r.t.ID, JobID: r.job.ID, Kind: "step", NodeID: path, NodeName: n.Name, ActorName: "system"}
+	r.events = append(r.events, ev)
+	defer func() { ev.Changes = diff(before, r.fields) }()
+	cfg := n.Config
+	switch n.Type {
+	case def.NodeStart:
+		if r.assign(path, n, cfg.Input) {
+			r.leave(tok, path)
+		}
+	case def.NodeSetform:
+		if r.assign(path, n, cfg.Input) {
+			r.leave(tok, path)
+		}
+	case def.NodeForm:
+		if !r.assign(path, n, cfg.Input) {
+			return
+		}
+		r.header()
+		tok.Wait = waitTask
+		task := &store.Task{TicketID: r.t.ID, NodeID: path, NodeName: n.Name, Token: tok.ID,
+			GroupName: r.t.GroupName, AssigneeID: r.t.AssigneeID}
+		r.tasks = append(r.tasks, task)
+		ev.Kind = "task"
+	case def.NodeSwitch:
+		for _, rule := range cfg.Rules {
+			v1, v2 := expr.Eval(rule.Value1, r), expr.Eval(rule.Value2, r)
+			ok, err := expr.Holds(rule.Rule, v1, v2)
+			if err != nil {
+				r.fail(path, n.Name, err.Error())
+				return
+			}
+			if ok {
+				ev.Message = fmt.Sprintf("%s %s %s → %s", rule.Value1, rule.Rule, rule.Value2, rule.Target)
+				r.push(tok, prefix+rule.Target)
+				return
+			}
+		}
+		r.fail(path, n.Name, "no rule holds")
+	case def.NodePython:
+		out, err := r.python(ctx, path, cfg)
+		if err != nil {
+			r.fail(path, n.Name, err.Error())
+			return
+		}
+		ev.Message = out
+		r.leave(tok, path)
+	case def.NodeAsync:
+		r.leave(tok, path)
+	case def.NodeCollection:
+		if r.st.Joins == nil {
+			r.st.Joins = map[string]int{}
+		}
+		r.st.Joins[path]++
+		want := len(g.Prev(n.ID))
+		if r.st.Joins[path] < want {
+			ev.Message = fmt.Sprintf("waiting: %d of %d branches arrived", r.st.Joins[path], want)
+			r.st.drop(tok.ID)
+			return
+		}
+		delete(r.st.Joins, path)
+		ev.Message = fmt.Sprintf("all %d branches arrived", want)
+		r.leave(tok, path)
+	case def.NodeSubflow:
+		sub := cfg.Flow
+		if sub == nil || sub.Start() == nil {
+			r.fail(path, n.Name, "subflow has no start node")
+			return
+		}
+		r.push(tok, path+"/"+sub.Start().ID)
+	case def.NodeSleep:
+		at, err := cfg.Sleep.WakeAt(r.e.db.Now(), func(ref string) any { return expr.Eval(ref, r) })
+		if err != nil {
+			r.fail(path, n.Name, err.Error())
+			return
+		}
+		tok.Wait = waitTimer
+		ev.Message = "until " + at.UTC().Format(time.RFC3339)
+		r.enqueue(tok, path, true, at)
+	case def.NodeEnd:
+		if prefix != "" {
+			// The end of a subflow: continue after the subflow node.
+			r.leave(tok, prefix[:len(prefix)-1])
+			return
+		}
+		if !r.assign(path, n, cfg.Output) {
+			return
+		}
+		r.closed = true
+		r.st.Tokens, r.st.Joins = nil, nil
+		ev.Kind = "closed"
+	default:
+		r.fail(path, n.Name, fmt.Sprintf("unknown node type %q", n.Type))
+	}
+}
+
+// assign applies assignments; on error the ticket halts.
+func (r *run) assign(path string, n *def.Node, as []def.Assign) bool {
+	for _, a := range as {
+		if err := expr.Assign(a.Name, a.Value, r); err != nil {
+			r.fail(path, n.Name, err.Error())
+			return false
+		}
+	}
+	return true
+}
+
+// python runs a script node: inputs become globals, outputs are copied out.
+func (r *run) python(ctx context.Context, path string, cfg def.NodeConfig) (string, error) {
+	prog, err := r.c.program(path, cfg.Code)
+	if err != nil {
+		return "", err
+	}
+	globals := map[string]any{}
+	for _, in := range cfg.Input {
+		globals[in.VarName()] = expr.Eval(in.Value, r)
+	}
+	res, err := prog.Exec(ctx, globals, script.Limits{})
+	if err != nil {
+		return "", err
+	}
+	for _, out := range cfg.Output {
+		src := expr.Parse(out.Value)
+		name := src.Name
+		if src.Kind == expr.Literal {
+			name = out.Value
+		}
+		v, ok := res.Globals[name]
+		if !ok {
+			continue
+		}
+		if err := expr.Set(out.Name, v, r); err != nil {
+			return "", err
+		}
+	}
+	if len(res.Log) > 0 {
+		return truncate(fmt.Sprint(res.Log), 1000), nil
+	}
+	return "", nil
+}
+
+// fail halts the ticket in error.
+func (r *run) fail(path, name, msg string) {
+	label := path
+	if name != "" {
+		label = fmt.Sprintf("%s (%s)", path, name)
+	}
+	r.halt = fmt.Sprintf("%s: %s", label, msg)
+	r.events = append(r.events, &store.TicketEvent{TicketID: r.t.ID, JobID: r.job.ID, Kind: "error",
+		NodeID: path, NodeName: name, ActorName: "system", Message: r.halt})
+}
+
+// header copies the header fields into the ticket's columns.
+func (r *run) header() {
+	h := r.c.header
+	if h.Title != "" {
+		r.t.Title = truncate(expr.Text(r.fields[h.Title]), 500)
+	}
+	if h.Status != "" {
+		r.t.Status = truncate(expr.Text(r.fields[h.Status]), 191)
+	}
+	if h.Level != "" {
+		r.t.Level = truncate(expr.Text(r.fields[h.Level]), 16)
+	}
+	if h.Group != "" {
+		g, u := expr.GroupParts(r.fields[h.Group])
+		r.t.GroupName = truncate(g, 191)
+		r.t.AssigneeID = nil
+		if u != "" {
+			if id, ok := r.e.userID(r.cx, u); ok {
+				r.t.AssigneeID = &id
+			}
+		}
+	}
+}
+
+// userID resolves a user given by id or username.
+func (e *Engine) userID(ctx context.Context, ref string) (int64, bool) {
+	u, err := e.db.UserByRef(ctx, ref)
+	if err != nil {
+		if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+			return id, true
+		}
+		return 0, false
+	}
+	return u.ID, true
+}
+
+// commit writes the run's effects in one transaction, then runs the hooks.
+func (r *run) commit(ctx context.Context) error {
+	if err := r.e.db.Tx(ctx, r.write); err != nil {
+		return err
+	}
+	r.e.committed(r.t, r.jobs, r.tasks)
+	return nil
+}
+
+// write stores the run's effects; ctx must carry the transaction.
+func (r *run) write(ctx context.Context) error {
+	r.header()
+	now := r.e.db.Now()
+	if r.halt != "" {
+		r.t.Error = truncate(r.halt, 2000)
+	}
+	if r.closed {
+		r.t.Closed, r.t.ClosedAt = true, &now
+	}
+	r.t.State = r.st.encode()
+	r.t.Fields = encodeJSON(r.fields)
+	r.t.Vars = encodeJSON(r.vars)
+	if err := r.e.db.UpdateTicket(ctx, r.t); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errTicketChanged
+		}
+		return err
+	}
+	if r.closed {
+		if err := r.e.db.CancelOpenTasks(ctx, r.t.ID); err != nil {
+			return err
+		}
+	}
+	if err := r.e.db.CreateTasks(ctx, r.tasks...); err != nil {
+		return err
+	}
+	if err := r.e.db.AddEvents(ctx, r.events...); err != nil {
+		return err
+	}
+	if err := r.e.db.EnqueueJobs(ctx, r.jobs...); err != nil {
+		return err
+	}
+	if r.job != nil {
+		return r.e.db.FinishJob(ctx, r.job)
+	}
+	return nil
+}
+
+// committed runs the hooks after a commit.
+func (e *Engine) committed(t *store.Ticket, jobs []*store.Job, tasks []*store.Task) {
+	if len(jobs) > 0 {
+		refs := make([]JobRef, len(jobs))
+		for i, j := range jobs {
+			refs[i] = JobRef{ID: j.ID, TicketID: j.TicketID, RunAt: j.RunAt}
+		}
+		e.opts.Hooks.JobsCommitted(refs)
+	}
+	if e.opts.Hooks.TaskAssigned != nil {
+		for _, task := range tasks {
+			e.opts.Hooks.TaskAssigned(TaskView{ID: task.ID, TicketID: t.ID, TicketNo: t.No, FlowID: t.FlowID,
+				NodeID: task.NodeID, NodeName: task.NodeName, Title: t.Title, Group: task.GroupName,
+				AssigneeID: task.AssigneeID, State: task.State, CreatedAt: task.CreatedAt})
+		}
+	}
+}
+
+// diff lists changed fields as [old, new].
+func diff(before, after map[string]any) string {
+	ch := map[string][2]any{}
+	for k, v := range after {
+		if old, ok := before[k]; !ok || !reflect.DeepEqual(old, v) {
+			ch[k] = [2]any{before[k], v}
+		}
+	}
+	for k, v := range before {
+		if _, ok := after[k]; !ok {
+			ch[k] = [2]any{v, nil}
+		}
+	}
+	if len(ch) == 0 {
+		return ""
+	}
+	return encodeJSON(ch)
+}
+
+func encodeJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n-- // do not cut a UTF-8 sequence
+	}
+	return s[:n]
+}
