@@ -206,7 +206,7 @@ var table = []Key{
 		func(c *Config) *int { return &c.BoosterHTTPPort }, portRange(0)),
 	strKey("DATA_DIR", "./data", "directory for local files (SQLite database, caches, staged patches)",
 		func(c *Config) *string { return &c.DataDir }, required(printable)),
-	secret(strKey("CLUSTER_KEY", "", "base64 key shared by all cluster nodes; create with `omflow config genkey`",
+	secret(strKey("CLUSTER_KEY", "", "base64 key shared by all cluster nodes; create one with \"omflow config genkey\"",
 		func(c *Config) *string { return &c.ClusterKey }, optional(checkClusterKey))),
 	strKey("LOG_LEVEL", "info", "log level: debug | info | warn | error",
 		func(c *Config) *string { return &c.LogLevel }, oneOf("debug", "info", "warn", "error")),
@@ -237,7 +237,7 @@ func oneOf(values ...string) func(string) string {
 
 func checkEngine(s string) string {
 	if s == EngineOracle {
-		return "Oracle is not supported in this release; use " + strings.Join(supportedEngines[1:], ", ")
+		return "Oracle is not supported in this release; use " + orList(supportedEngines[1:])
 	}
 	return oneOf(supportedEngines...)(s)
 }

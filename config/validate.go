@@ -56,13 +56,13 @@ func (c Config) Validate() error {
 
 	if c.DBEngine == EngineSQLite {
 		add("DB_ENGINE", EngineSQLite, fmt.Sprintf("cannot be used with boosters (%s): a cluster shares one database; set DB_ENGINE to %s",
-			why, strings.Join(supportedEngines[1:], ", ")))
+			why, orList(supportedEngines[1:])))
 	}
 	if c.BoosterIP == "" {
-		add("BOOSTER_IP", "", fmt.Sprintf("must be set for %s: set BOOSTER_IP (and SECOND_BOOSTER_IP for a standby) to the boosters' addresses, the same on every node", why))
+		add("BOOSTER_IP", "", fmt.Sprintf("must be set in a cluster (%s): set BOOSTER_IP (and SECOND_BOOSTER_IP for a standby) to the boosters' addresses, the same on every node", why))
 	}
 	if c.ClusterKey == "" {
-		add("CLUSTER_KEY", "", fmt.Sprintf("must be set for %s: every node of the cluster needs the same key; create one with `omflow config genkey`", why))
+		add("CLUSTER_KEY", "", fmt.Sprintf("must be set in a cluster (%s): every node of the cluster needs the same key; create one with `omflow config genkey`", why))
 	}
 	if ip := net.ParseIP(c.LocalIP); ip != nil && ip.IsUnspecified() {
 		add("LOCAL_IP", c.LocalIP, "other nodes cannot reach an unspecified address; set this host's address as the other nodes reach it")
@@ -99,4 +99,12 @@ func GenerateClusterKey() (string, error) {
 		return "", fmt.Errorf("generate cluster key: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
