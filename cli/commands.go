@@ -67,7 +67,7 @@ Example:
 				Description: `Prints the settings after all layers (defaults, file, environment, flags) as a TOML
 settings file with a comment per key. DB_PASSWORD, CLUSTER_KEY and ADMIN_PASSWORD are
 shown as ********. Problems found by "config check" are listed on standard error.`,
-				Action: a.configShow,
+				Action: a.withConfig(0, "no arguments", false, a.configShow),
 			}),
 			withSettings(&ucli.Command{
 				Name:  "check",
@@ -79,7 +79,7 @@ Example:
 				Description: `Loads the settings like a starting process would and checks every value and the rules
 between keys (ports, database engine, role, booster pair, cluster key). Exits with 0 when
 the settings are valid, 2 when not, listing each problem with its key and how to fix it.`,
-				Action: a.configCheck,
+				Action: a.withConfig(0, "no arguments", true, a.configCheck),
 			}),
 			{
 				Name:      "set",
@@ -119,14 +119,7 @@ needs the same key.`,
 	}
 }
 
-func (a *app) configShow(c *ucli.Context) error {
-	if err := checkArgs(c, 0, "no arguments"); err != nil {
-		return err
-	}
-	cfg, err := a.loadConfig(c, false)
-	if err != nil {
-		return err
-	}
+func (a *app) configShow(c *ucli.Context, cfg config.Config) error {
 	if err := config.Show(cfg, c.App.Writer); err != nil {
 		return err
 	}
@@ -136,21 +129,14 @@ func (a *app) configShow(c *ucli.Context) error {
 	return nil
 }
 
-func (a *app) configCheck(c *ucli.Context) error {
-	if err := checkArgs(c, 0, "no arguments"); err != nil {
-		return err
-	}
-	cfg, err := a.loadConfig(c, true)
-	if err != nil {
-		return err
-	}
+func (a *app) configCheck(c *ucli.Context, cfg config.Config) error {
 	db := cfg.DBEngine
 	if cfg.DBEngine == config.EngineSQLite {
 		db += " " + cfg.SQLitePath()
 	} else {
 		db += " " + cfg.DBHost
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "settings are valid (%s): role %s, database %s, web %s\n",
+	_, err := fmt.Fprintf(c.App.Writer, "settings are valid (%s): role %s, database %s, web %s\n",
 		describePath(a.configPath(c)), cfg.Role, db, cfg.HTTPAddr())
 	return err
 }
@@ -206,42 +192,28 @@ Examples:
 				Usage:       "apply every pending schema migration",
 				UsageText:   "omflow db migrate [--config FILE] [settings flags]\n\nExample:\n   omflow db migrate --config /opt/omflow/server/etc/omflow.conf",
 				Description: "Creates or upgrades the tables. Safe to run on several nodes at once: one does the work, the others wait.",
-				Action: func(c *ucli.Context) error {
-					if err := checkArgs(c, 0, "no arguments"); err != nil {
-						return err
-					}
-					cfg, err := a.loadConfig(c, true)
-					if err != nil {
-						return err
-					}
+				Action: a.withConfig(0, "no arguments", true, func(c *ucli.Context, cfg config.Config) error {
 					if a.deps.DBMigrate == nil {
 						return notAvailable("db migrate")
 					}
 					if err := a.deps.DBMigrate(c.Context, cfg); err != nil {
 						return err
 					}
-					_, err = fmt.Fprintln(c.App.Writer, "database schema is up to date")
+					_, err := fmt.Fprintln(c.App.Writer, "database schema is up to date")
 					return err
-				},
+				}),
 			}),
 			withSettings(&ucli.Command{
 				Name:        "status",
 				Usage:       "list the schema migrations and whether each is applied",
 				UsageText:   "omflow db status [--config FILE] [settings flags]\n\nExample:\n   omflow db status --config omflow.conf --db-host 10.0.0.20",
 				Description: "Connects to the database and prints the applied and pending migrations.",
-				Action: func(c *ucli.Context) error {
-					if err := checkArgs(c, 0, "no arguments"); err != nil {
-						return err
-					}
-					cfg, err := a.loadConfig(c, true)
-					if err != nil {
-						return err
-					}
+				Action: a.withConfig(0, "no arguments", true, func(c *ucli.Context, cfg config.Config) error {
 					if a.deps.DBStatus == nil {
 						return notAvailable("db status")
 					}
 					return a.deps.DBStatus(c.Context, cfg, c.App.Writer)
-				},
+				}),
 			}),
 		},
 	}
@@ -281,14 +253,7 @@ Examples:
 					&ucli.BoolFlag{Name: "admin", Usage: "make the user an administrator"},
 					&ucli.StringSliceFlag{Name: "group", Usage: "add the user to `GROUP` (repeat for several)"},
 				},
-				Action: func(c *ucli.Context) error {
-					if err := checkArgs(c, 1, "USERNAME"); err != nil {
-						return err
-					}
-					cfg, err := a.loadConfig(c, true)
-					if err != nil {
-						return err
-					}
+				Action: a.withConfig(1, "USERNAME", true, func(c *ucli.Context, cfg config.Config) error {
 					if a.deps.UserAdd == nil {
 						return notAvailable("user add")
 					}
@@ -311,7 +276,7 @@ Examples:
 					}
 					_, err = fmt.Fprintf(c.App.Writer, "user %s added\n", args.Username)
 					return err
-				},
+				}),
 			}),
 			withSettings(&ucli.Command{
 				Name:      "passwd",
@@ -324,14 +289,7 @@ Examples:
    printf '%s\n' "$PW" | omflow user passwd --config omflow.conf alice`,
 				Description: "Replaces the password of an existing user. Options go before USERNAME.",
 				Flags:       []ucli.Flag{passwordFlag()},
-				Action: func(c *ucli.Context) error {
-					if err := checkArgs(c, 1, "USERNAME"); err != nil {
-						return err
-					}
-					cfg, err := a.loadConfig(c, true)
-					if err != nil {
-						return err
-					}
+				Action: a.withConfig(1, "USERNAME", true, func(c *ucli.Context, cfg config.Config) error {
 					if a.deps.UserPasswd == nil {
 						return notAvailable("user passwd")
 					}
@@ -344,7 +302,7 @@ Examples:
 					}
 					_, err = fmt.Fprintf(c.App.Writer, "password of %s changed\n", c.Args().First())
 					return err
-				},
+				}),
 			}),
 		},
 	}
@@ -367,23 +325,16 @@ Examples:
 				ArgsUsage:   "FILE",
 				UsageText:   "omflow app import [--config FILE] FILE\n\nExample:\n   omflow app import --config omflow.conf helpdesk.json",
 				Description: "Reads an exported application file, checks it and adds or updates the application. A bad file changes nothing.",
-				Action: func(c *ucli.Context) error {
-					if err := checkArgs(c, 1, "FILE"); err != nil {
-						return err
-					}
+				Action: a.withConfig(1, "FILE", true, func(c *ucli.Context, cfg config.Config) error {
 					file := c.Args().First()
 					if !fileExists(file) {
 						return usageErrorf("%s%s is not a readable file", label(c), file)
-					}
-					cfg, err := a.loadConfig(c, true)
-					if err != nil {
-						return err
 					}
 					if a.deps.AppImport == nil {
 						return notAvailable("app import")
 					}
 					return a.deps.AppImport(c.Context, cfg, file, c.App.Writer)
-				},
+				}),
 			}),
 			withSettings(&ucli.Command{
 				Name:      "export",
@@ -398,14 +349,7 @@ Examples:
 				Flags: []ucli.Flag{
 					&ucli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output", TakesFile: true},
 				},
-				Action: func(c *ucli.Context) error {
-					if err := checkArgs(c, 1, "ID"); err != nil {
-						return err
-					}
-					cfg, err := a.loadConfig(c, true)
-					if err != nil {
-						return err
-					}
+				Action: a.withConfig(1, "ID", true, func(c *ucli.Context, cfg config.Config) error {
 					if a.deps.AppExport == nil {
 						return notAvailable("app export")
 					}
@@ -416,7 +360,7 @@ Examples:
 					return writeFileAtomic(out, func(w io.Writer) error {
 						return a.deps.AppExport(c.Context, cfg, id, w)
 					})
-				},
+				}),
 			}),
 		},
 	}

@@ -91,6 +91,21 @@ func fileExists(p string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
+// withConfig makes an action that takes n arguments (described by names for
+// the error) and the settings, validated when validate is set.
+func (a *app) withConfig(n int, names string, validate bool, action func(*ucli.Context, config.Config) error) ucli.ActionFunc {
+	return func(c *ucli.Context) error {
+		if err := checkArgs(c, n, names); err != nil {
+			return err
+		}
+		cfg, err := a.loadConfig(c, validate)
+		if err != nil {
+			return err
+		}
+		return action(c, cfg)
+	}
+}
+
 // loadConfig builds the settings from the file, the environment and the
 // settings flags, and validates them when asked. Errors are usage errors
 // (exit code 2) and keep the config errors in their chain.
