@@ -132,7 +132,7 @@ func dialector(o Options) (gorm.Dialector, error) {
 			q[k] = v
 		}
 		dsn := fmt.Sprintf("%s:%s@tcp(%s)/%s?%s", o.User, o.Password, hostPort(o.Host, o.Port, 3306), o.Name, q.Encode())
-		return mysql.New(mysql.Config{DSN: dsn, DefaultStringSize: 191}), nil
+		return mysql.New(mysql.Config{DSN: dsn}), nil
 	case SQLServer:
 		q := url.Values{"database": {o.Name}}
 		for k, v := range extra {
