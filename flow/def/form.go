@@ -197,7 +197,7 @@ func parseForm(data []byte) (*Form, []NodeError) {
 	}
 	var rf rawForm
 	if err := decode(obj, &rf); err != nil {
-		return f, []NodeError{{Node: "formobject", Message: fmt.Sprintf("items: %v", err)}}
+		return f, []NodeError{{Node: "formobject", Message: err.Error()}}
 	}
 	var errs []NodeError
 	for i, raw := range rf.Items {

@@ -113,9 +113,15 @@ func (f *Form) Validate(view *Form, in, prev map[string]any, mode Mode) (map[str
 		}
 		hidden, readonly, _, shown := viewFlags(f, view, it)
 		if !shown || hidden || readonly {
-			if canonical(it, v) != canonical(it, out[id]) {
+			cur, has := out[id]
+			if !has && mode == ModeFile {
+				cur, has = it.Default()
+			}
+			if canonical(it, v) != canonical(it, cur) {
 				errs = append(errs, FieldError{Field: id, Code: CodeReadonly, Message: fmt.Sprintf("field %s is read-only at this step", it.Label())})
 				failed[id] = true
+			} else if has {
+				out[id] = cur
 			}
 			continue
 		}
@@ -258,8 +264,8 @@ func (it *FormItem) check(v any) (any, *FieldError) {
 	}
 	if it.Config.Regex != "" && it.Type != TypeHLevel {
 		re, err := compileRegex(it.Config.Regex)
-		if err == nil && !re.MatchString(s) {
-			return fail(CodeRegex, "value %q does not match the pattern %s", s, it.Config.Regex)
+		if t := expr.Text(nv); err == nil && !re.MatchString(t) {
+			return fail(CodeRegex, "value %q does not match the pattern %s", t, it.Config.Regex)
 		}
 	}
 	return nv, nil

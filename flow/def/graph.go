@@ -64,7 +64,8 @@ type Node struct {
 	Config    NodeConfig
 	Raw       json.RawMessage
 
-	unreadable bool // config could not be read; config checks are skipped
+	unreadable    bool // config could not be read; config checks are skipped
+	subflowBroken bool // config.flowobject is present but not a readable object
 }
 
 // Assign is one assignment {"name": target, "value": source}.
@@ -233,7 +234,7 @@ func parseGraph(data []byte, path string) (*Graph, []NodeError) {
 	}
 	var rg rawGraph
 	if err := decode(obj, &rg); err != nil {
-		g.bad = []NodeError{{Node: path + "flowobject", Message: fmt.Sprintf("items: %v", err)}}
+		g.bad = []NodeError{{Node: path + "flowobject", Message: err.Error()}}
 		g.unreadable = true
 		return g, g.bad
 	}
@@ -398,6 +399,7 @@ func (n *Node) parseConfig(raw json.RawMessage, path string) (own, nested []Node
 		if len(rc.FlowObject) > 0 {
 			sub, serrs := parseGraph(rc.FlowObject, id+"/")
 			nested = serrs
+			n.subflowBroken = sub == nil
 			if sub != nil && sub.Raw != nil {
 				c.Flow = sub
 			}

@@ -214,7 +214,7 @@ func (c *graphChecker) checkNode(n *Node) {
 			} else if r.Kind != expr.Var && !(r.Kind == expr.Literal && plainName(a.Name)) {
 				c.nodeErr(n, "%s: output name %q must be $(name) or a plain name", where, a.Name)
 			}
-			c.checkSource(n, where, a.Value)
+			c.checkSource(n, where+".value", a.Value)
 		}
 	case NodeSleep:
 		if cfg.Sleep.IsZero() {
@@ -222,7 +222,9 @@ func (c *graphChecker) checkNode(n *Node) {
 		}
 	case NodeSubflow:
 		if cfg.Flow == nil {
-			c.nodeErr(n, "subflow has no embedded flow in config.flowobject")
+			if !n.subflowBroken {
+				c.nodeErr(n, "subflow has no embedded flow in config.flowobject")
+			}
 			return
 		}
 		if c.g.Form != nil {
@@ -249,7 +251,7 @@ func (c *graphChecker) checkVarInputs(n *Node, key string, list []Assign) {
 		default:
 			c.nodeErr(n, "%s: %q must name a flow variable: a plain name or $(name)", where, a.Name)
 		}
-		c.checkSource(n, where, a.Value)
+		c.checkSource(n, where+".value", a.Value)
 	}
 }
 
@@ -258,7 +260,7 @@ func (c *graphChecker) checkAssigns(n *Node, key string, list []Assign) {
 	for i, a := range list {
 		where := fmt.Sprintf("config.%s[%d]", key, i+1)
 		c.checkTarget(n, where, a.Name)
-		c.checkSource(n, where, a.Value)
+		c.checkSource(n, where+".value", a.Value)
 	}
 }
 
@@ -282,7 +284,7 @@ func (c *graphChecker) checkTarget(n *Node, where, target string) {
 func (c *graphChecker) checkSource(n *Node, where, source string) {
 	r, err := expr.ParseStrict(source)
 	if err != nil {
-		c.nodeErr(n, "%s: value: %v", where, err)
+		c.nodeErr(n, "%s: %v", where, err)
 		return
 	}
 	c.checkFieldRef(n, where, r)
@@ -340,7 +342,7 @@ func (c *graphChecker) checkPython(n *Node) {
 		} else {
 			globals = append(globals, name)
 		}
-		c.checkSource(n, where, a.Value)
+		c.checkSource(n, where+".value", a.Value)
 	}
 	for i, a := range cfg.Output {
 		where := fmt.Sprintf("config.output[%d]", i+1)
