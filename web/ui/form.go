@@ -378,6 +378,12 @@ func readSubmission(fv *formView, form url.Values, files map[string][]*multipart
 			if f.Readonly {
 				continue
 			}
+			// A field the post does not carry keeps its value. Checkboxes
+			// and file lists send nothing when none is ticked, so their
+			// forms carry a marker field "<id>.sent".
+			if !sent(form, f) {
+				continue
+			}
 			switch f.Type {
 			case def.TypeCheckbox:
 				if f.Multi() {
@@ -425,6 +431,19 @@ func readSubmission(fv *formView, form url.Values, files map[string][]*multipart
 	}
 	walk(fv.Items)
 	return out, uploads
+}
+
+// sent reports whether a posted form carries field f.
+func sent(form url.Values, f *fieldView) bool {
+	key := f.ID
+	switch f.Type {
+	case def.TypeCheckbox, def.TypeFile:
+		key = f.ID + ".sent"
+	case def.TypeHGroup:
+		key = f.ID + ".group"
+	}
+	_, ok := form[key]
+	return ok
 }
 
 // applyValues puts submitted values back into the view, so a rejected
