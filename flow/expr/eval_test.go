@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEvalAndAssign(t *testing.T) {
@@ -80,6 +81,9 @@ func TestTextNumberEmpty(t *testing.T) {
 		if got := Text(v); got != want {
 			t.Errorf("Text(%#v) = %q, want %q", v, got, want)
 		}
+	}
+	if got := Text(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)); got != "2025-03-01T08:00:00Z" {
+		t.Errorf("Text(time) = %s", got)
 	}
 	if got := Text([]any{"a", 1}); got != `["a",1]` {
 		t.Errorf("Text(list) = %s", got)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Text renders a value as the string OMFLOW would see: nil is "", numbers in
@@ -37,6 +38,8 @@ func Text(v any) string {
 		return formatFloat(float64(x))
 	case *big.Int:
 		return x.String()
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
 	case fmt.Stringer:
 		return x.String()
 	}
