@@ -109,7 +109,7 @@ type Optional[T any] struct {
 
 // UnmarshalJSON records presence and decodes the value.
 func (o *Optional[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
+	*o = Optional[T]{Set: true}
 	if string(bytes.TrimSpace(b)) == "null" {
 		o.Null = true
 		return nil
