@@ -39,7 +39,9 @@ type fakeEngine struct {
 var _ Engine = (*fakeEngine)(nil)
 var _ Engine = (*flow.Engine)(nil)
 
-func nf() error { return &flow.InputError{Kind: flow.ErrNotFound, Code: "not_found", Message: "no such thing"} }
+func nf() error {
+	return &flow.InputError{Kind: flow.ErrNotFound, Code: "not_found", Message: "no such thing"}
+}
 
 func (f *fakeEngine) ImportApp(ctx context.Context, a *flow.Actor, data []byte) (*flow.ImportResult, error) {
 	if f.importApp == nil {
