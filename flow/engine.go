@@ -24,9 +24,12 @@ type Options struct {
 	// Poll makes the engine claim due jobs from the database itself. A
 	// standalone server always polls; a cluster server polls only while no
 	// booster dispatches work (degraded mode). See SetPolling.
-	Poll   bool
-	Logger *slog.Logger
-	Hooks  Hooks
+	Poll bool
+	// Location reads sleep-until times written without a zone; default
+	// time.Local.
+	Location *time.Location
+	Logger   *slog.Logger
+	Hooks    Hooks
 }
 
 // Hooks let other layers observe the engine without it knowing them.
@@ -58,6 +61,9 @@ type Engine struct {
 
 	defs    sync.Map // flow version id -> *compiled
 	catalog catalogCache
+	// sleepNow is the time sleep nodes count from (the database clock;
+	// tests move it).
+	sleepNow func() time.Time
 
 	polling  atomic.Bool
 	wake     chan struct{}
@@ -82,6 +88,9 @@ func New(db *store.DB, o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Location == nil {
+		o.Location = time.Local
+	}
 	if o.Node == "" {
 		o.Node, _ = os.Hostname()
 	}
@@ -93,6 +102,7 @@ func New(db *store.DB, o Options) *Engine {
 		wake:  make(chan struct{}, 1),
 		work:  make(chan int64, o.Workers*4),
 	}
+	e.sleepNow = db.Now
 	e.polling.Store(o.Poll)
 	if e.opts.Hooks.JobsCommitted == nil {
 		e.opts.Hooks.JobsCommitted = func([]JobRef) { e.Wake() }

@@ -71,6 +71,7 @@ func openTask(t *testing.T, e *flow.Engine, ticket int64) flow.TaskView {
 }
 
 func TestMissionFlowRunsToClosed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEngine(t, db)
@@ -163,6 +164,7 @@ func itoa(i int64) string {
 }
 
 func TestConcurrentCompletionOnlyOneWins(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEngine(t, db)
@@ -199,6 +201,7 @@ func TestConcurrentCompletionOnlyOneWins(t *testing.T) {
 }
 
 func TestRejectedImportStoresNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEngine(t, db)
 		for _, f := range []string{"testdata/broken_graph.json", "testdata/broken_syntax.json"} {

@@ -8,9 +8,12 @@ import (
 	"maps"
 	"math/rand/v2"
 	"reflect"
-	"strconv"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/omflow/omflow/flow/def"
 	"github.com/omflow/omflow/flow/expr"
@@ -75,7 +78,7 @@ func (e *errHalt) Error() string { return e.msg }
 // does not return them.
 func (e *Engine) RunJob(ctx context.Context, j *store.Job) {
 	start := time.Now()
-	err := e.runJob(ctx, j)
+	err := e.runJobSafely(ctx, j)
 	if e.opts.Hooks.StepDone != nil {
 		e.opts.Hooks.StepDone(j.Kind, time.Since(start), err)
 	}
@@ -104,6 +107,19 @@ func (e *Engine) RunJob(ctx context.Context, j *store.Job) {
 	}
 }
 
+// runJobSafely turns a panic while running a job into an error, so one bad
+// ticket cannot take the server down; the job is retried and finally parked
+// as failed.
+func (e *Engine) runJobSafely(ctx context.Context, j *store.Job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("job panicked", "job", j.ID, "ticket", j.TicketID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("job %d panicked: %v", j.ID, p)
+		}
+	}()
+	return e.runJob(ctx, j)
+}
+
 func (e *Engine) runJob(ctx context.Context, j *store.Job) error {
 	if j.Kind != kindStep {
 		return e.finishOnly(ctx, j, fmt.Sprintf("unknown job kind %q", j.Kind))
@@ -129,7 +145,7 @@ var errTicketChanged = errors.New("ticket changed while the step ran")
 func (e *Engine) finishOnly(ctx context.Context, j *store.Job, why string) error {
 	e.log.Error("dropping job", "job", j.ID, "ticket", j.TicketID, "reason", why)
 	return e.db.Tx(ctx, func(ctx context.Context) error {
-		if err := e.db.AddEvents(ctx, &store.TicketEvent{TicketID: j.TicketID, JobID: j.ID, Kind: "error", NodeID: j.NodeID, Message: why}); err != nil {
+		if err := e.db.AddEvents(ctx, &store.TicketEvent{TicketID: j.TicketID, JobID: j.ID, Kind: "error", NodeID: j.NodeID, ActorName: "system", Message: why}); err != nil {
 			return err
 		}
 		return e.db.FinishJob(ctx, j)
@@ -150,8 +166,14 @@ func (e *Engine) step(ctx context.Context, j *store.Job, p jobPayload) error {
 		return err
 	}
 	tok := r.st.token(p.Token)
-	if t.Closed || t.Error != "" || tok == nil {
-		// Closed, halted, or the token was consumed meanwhile: nothing to do.
+	want := waitJob
+	if p.Leave {
+		want = waitTimer
+	}
+	if t.Closed || t.Error != "" || tok == nil || tok.Node != j.NodeID || tok.Wait != want {
+		// Closed, halted, or the job is stale (its token was consumed or
+		// moved on meanwhile): nothing to do. FinishJob still fences: a
+		// lost lease makes this a no-op for us.
 		return e.db.Tx(ctx, func(ctx context.Context) error { return e.db.FinishJob(ctx, j) })
 	}
 	if p.Leave {
@@ -160,6 +182,9 @@ func (e *Engine) step(ctx context.Context, j *store.Job, p jobPayload) error {
 		r.push(tok, j.NodeID)
 	}
 	r.drain(ctx)
+	if r.abort != nil {
+		return r.abort
+	}
 	return r.commit(ctx)
 }
 
@@ -171,14 +196,20 @@ type run struct {
 	st     *ticketState
 	fields map[string]any
 	vars   map[string]any
-	job    *store.Job
+	job    *store.Job      // nil when a person completes a task
 	cx     context.Context // for look-ups while stepping
 
 	queue  []pos
 	events []*store.TicketEvent
 	tasks  []*store.Task
 	jobs   []*store.Job
-	halt   string
+	// cancel lists tokens dropped while waiting at a form (a subflow ended
+	// under them): their open tasks are cancelled.
+	cancel []string
+	cur    *store.TicketEvent // the event of the node being entered
+	users  map[string]*int64  // user look-ups of header()
+	halt   string             // the ticket stops in error with this message
+	abort  error              // the run must not commit (shutting down, store error)
 	closed bool
 	steps  int
 }
@@ -223,6 +254,13 @@ func (r *run) SetField(id string, v any)   { r.fields[id] = v }
 
 var _ expr.Env = (*run)(nil)
 
+func (r *run) jobID() int64 {
+	if r.job == nil {
+		return 0
+	}
+	return r.job.ID
+}
+
 // push queues tok to enter the node at path.
 func (r *run) push(tok *token, path string) {
 	tok.Node, tok.Wait = path, waitJob
@@ -230,8 +268,7 @@ func (r *run) push(tok *token, path string) {
 }
 
 // leave moves tok on from the node at path to every node a line leads to
-// (a fork when there are several). In a subflow, leaving its end returns to
-// the subflow node in the parent flow.
+// (a fork when there are several).
 func (r *run) leave(tok *token, path string) {
 	g, n, prefix, err := scope(r.c.flow.Graph, path)
 	if err != nil {
@@ -253,11 +290,15 @@ func (r *run) leave(tok *token, path string) {
 }
 
 // drain runs queued positions until every token waits or the chain limit is
-// reached; what is left becomes new jobs.
+// reached; what is left becomes new jobs. A closed or halted ticket keeps no
+// jobs: nothing runs after it.
 func (r *run) drain(ctx context.Context) {
-	for len(r.queue) > 0 && r.halt == "" && !r.closed {
+	for len(r.queue) > 0 && r.halt == "" && !r.closed && r.abort == nil {
 		p := r.queue[0]
 		r.queue = r.queue[1:]
+		if r.st.token(p.tok.ID) != p.tok {
+			continue // dropped meanwhile (its subflow ended)
+		}
 		if r.steps >= maxChain {
 			r.enqueue(p.tok, p.path, false, time.Time{})
 			continue
@@ -266,7 +307,7 @@ func (r *run) drain(ctx context.Context) {
 		r.enter(ctx, p.tok, p.path)
 	}
 	if r.halt != "" || r.closed {
-		r.queue = nil
+		r.queue, r.jobs = nil, nil
 	}
 }
 
@@ -276,7 +317,9 @@ func (r *run) enqueue(tok *token, path string, leave bool, at time.Time) {
 	r.jobs = append(r.jobs, &store.Job{Kind: kindStep, TicketID: r.t.ID, NodeID: path, Payload: string(b), RunAt: at})
 }
 
-// enter executes one node.
+// enter executes one node. Every node entered leaves one history entry:
+// "step", or "task" (a form now waits for a person), "closed" (the end of
+// the flow) or "error" (the ticket halted here).
 func (r *run) enter(ctx context.Context, tok *token, path string) {
 	g, n, prefix, err := scope(r.c.flow.Graph, path)
 	if err != nil {
@@ -284,24 +327,31 @@ func (r *run) enter(ctx context.Context, tok *token, path string) {
 		return
 	}
 	before := maps.Clone(r.fields)
-	ev := &store.TicketEvent{TicketID: r.t.ID, JobID: r.job.ID, Kind: "step", NodeID: path, NodeName: n.Name, ActorName: "system"}
+	ev := &store.TicketEvent{TicketID: r.t.ID, JobID: r.jobID(), Kind: "step", NodeID: path, NodeName: n.Name, ActorName: "system"}
 	r.events = append(r.events, ev)
-	defer func() { ev.Changes = diff(before, r.fields) }()
+	r.cur = ev
+	defer func() {
+		ev.Changes = diff(before, r.fields)
+		r.cur = nil
+	}()
 	cfg := n.Config
 	switch n.Type {
 	case def.NodeStart:
-		if r.assign(path, n, cfg.Input) {
+		if r.assign(path, n, cfg.Input, true) {
 			r.leave(tok, path)
 		}
 	case def.NodeSetform:
-		if r.assign(path, n, cfg.Input) {
+		if r.assign(path, n, cfg.Input, false) {
 			r.leave(tok, path)
 		}
 	case def.NodeForm:
-		if !r.assign(path, n, cfg.Input) {
+		if !r.assign(path, n, cfg.Input, false) {
 			return
 		}
-		r.header()
+		if err := r.header(); err != nil {
+			r.abort = err
+			return
+		}
 		tok.Wait = waitTask
 		task := &store.Task{TicketID: r.t.ID, NodeID: path, NodeName: n.Name, Token: tok.ID,
 			GroupName: r.t.GroupName, AssigneeID: r.t.AssigneeID}
@@ -325,6 +375,12 @@ func (r *run) enter(ctx context.Context, tok *token, path string) {
 	case def.NodePython:
 		out, err := r.python(ctx, path, cfg)
 		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, script.ErrCanceled) {
+				// Stopped by shutdown, not by the script: run it again
+				// elsewhere instead of halting the ticket.
+				r.abort = fmt.Errorf("%s: %w", path, err)
+				return
+			}
 			r.fail(path, n.Name, err.Error())
 			return
 		}
@@ -333,56 +389,158 @@ func (r *run) enter(ctx context.Context, tok *token, path string) {
 	case def.NodeAsync:
 		r.leave(tok, path)
 	case def.NodeCollection:
-		if r.st.Joins == nil {
-			r.st.Joins = map[string]int{}
-		}
-		r.st.Joins[path]++
-		want := len(g.Prev(n.ID))
-		if r.st.Joins[path] < want {
-			ev.Message = fmt.Sprintf("waiting: %d of %d branches arrived", r.st.Joins[path], want)
-			r.st.drop(tok.ID)
-			return
-		}
-		delete(r.st.Joins, path)
-		ev.Message = fmt.Sprintf("all %d branches arrived", want)
-		r.leave(tok, path)
+		r.join(g, n, tok, path, prefix, ev)
 	case def.NodeSubflow:
 		sub := cfg.Flow
 		if sub == nil || sub.Start() == nil {
 			r.fail(path, n.Name, "subflow has no start node")
 			return
 		}
+		if !r.assign(path, n, cfg.SubflowInput, true) {
+			return
+		}
 		r.push(tok, path+"/"+sub.Start().ID)
 	case def.NodeSleep:
-		at, err := cfg.Sleep.WakeAt(r.e.db.Now(), func(ref string) any { return expr.Eval(ref, r) })
+		now := r.e.sleepNow().In(r.e.opts.Location)
+		at, err := cfg.Sleep.WakeAt(now, func(ref string) any { return expr.Eval(ref, r) })
 		if err != nil {
 			r.fail(path, n.Name, err.Error())
 			return
 		}
 		tok.Wait = waitTimer
-		ev.Message = "until " + at.UTC().Format(time.RFC3339)
+		ev.Message = "until " + at.UTC().Format(time.RFC3339Nano)
 		r.enqueue(tok, path, true, at)
 	case def.NodeEnd:
-		if prefix != "" {
-			// The end of a subflow: continue after the subflow node.
-			r.leave(tok, prefix[:len(prefix)-1])
+		if !r.assign(path, n, cfg.Output, true) {
 			return
 		}
-		if !r.assign(path, n, cfg.Output) {
+		if prefix != "" {
+			r.endSubflow(tok, strings.TrimSuffix(prefix, "/"))
 			return
 		}
 		r.closed = true
-		r.st.Tokens, r.st.Joins = nil, nil
+		r.st.Tokens = nil
 		ev.Kind = "closed"
 	default:
 		r.fail(path, n.Name, fmt.Sprintf("unknown node type %q", n.Type))
 	}
 }
 
-// assign applies assignments; on error the ticket halts.
-func (r *run) assign(path string, n *def.Node, as []def.Assign) bool {
+// join is a collection node: it waits until no other token of the ticket
+// in the same (sub)flow can still reach it, then one token goes on and the
+// others that waited here merge into it. Counting what can still arrive,
+// rather than the incoming lines, keeps the join right when several
+// branches come in through the same node, when a branch loops, and when a
+// line comes straight from the fork.
+func (r *run) join(g *def.Graph, n *def.Node, tok *token, path, prefix string, ev *store.TicketEvent) {
+	tok.Node, tok.Wait = path, waitJoin
+	arrived, pending := 1, 0
+	for _, o := range r.st.Tokens {
+		switch {
+		case o == tok:
+		case o.Node == path && o.Wait == waitJoin:
+			arrived++
+		case o.Node == path:
+			pending++ // about to enter this node
+		default:
+			if from, ok := within(o.Node, prefix); ok && reaches(g, from, n.ID) {
+				pending++
+			}
+		}
+	}
+	if pending > 0 {
+		ev.Message = fmt.Sprintf("waiting: %s arrived, %d still on the way", branches(arrived), pending)
+		return
+	}
+	for _, o := range slices.Clone(r.st.Tokens) {
+		if o != tok && o.Node == path && o.Wait == waitJoin {
+			r.st.drop(o.ID)
+		}
+	}
+	ev.Message = fmt.Sprintf("joined: %s arrived", branches(arrived))
+	r.leave(tok, path)
+}
+
+func branches(n int) string {
+	if n == 1 {
+		return "1 branch"
+	}
+	return fmt.Sprintf("%d branches", n)
+}
+
+// within returns the node of the graph at prefix that a token at path is in
+// (the subflow node when the token is deeper inside it).
+func within(path, prefix string) (string, bool) {
+	if !strings.HasPrefix(path, prefix) {
+		return "", false
+	}
+	rest := path[len(prefix):]
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest, rest != ""
+}
+
+// reaches reports whether a path of lines leads from node from to node to.
+func reaches(g *def.Graph, from, to string) bool {
+	seen := map[string]bool{from: true}
+	queue := []string{from}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, next := range g.Next(id) {
+			if next == to {
+				return true
+			}
+			if !seen[next] {
+				seen[next] = true
+				queue = append(queue, next)
+			}
+		}
+	}
+	return false
+}
+
+// endSubflow finishes the subflow at path for tok: like the end of a flow
+// it stops every other branch still inside it (their tasks are cancelled),
+// applies the subflow node's subflow_output and goes on after that node.
+func (r *run) endSubflow(tok *token, path string) {
+	for _, o := range slices.Clone(r.st.Tokens) {
+		if o != tok && strings.HasPrefix(o.Node, path+"/") {
+			if o.Wait == waitTask {
+				r.cancel = append(r.cancel, o.ID)
+			}
+			r.st.drop(o.ID)
+		}
+	}
+	_, n, _, err := scope(r.c.flow.Graph, path)
+	if err != nil {
+		r.fail(path, "", err.Error())
+		return
+	}
+	if r.assign(path, n, n.Config.SubflowOutput, true) {
+		r.leave(tok, path)
+	}
+}
+
+// assign applies assignments; on error the ticket halts. With bareVars a
+// target that is a plain name is a flow variable (start inputs, end and
+// subflow outputs). An assignment marked require must not produce an empty
+// value.
+func (r *run) assign(path string, n *def.Node, as []def.Assign, bareVars bool) bool {
 	for _, a := range as {
-		if err := expr.Assign(a.Name, a.Value, r); err != nil {
+		v := expr.Eval(a.Value, r)
+		if a.Require && expr.Empty(v) {
+			r.fail(path, n.Name, fmt.Sprintf("%s is required, but %s is empty", a.Name, a.Value))
+			return false
+		}
+		if bareVars && expr.Parse(a.Name).Kind == expr.Literal {
+			if name := a.VarName(); name != "" {
+				r.vars[name] = v
+				continue
+			}
+		}
+		if err := expr.Set(a.Name, v, r); err != nil {
 			r.fail(path, n.Name, err.Error())
 			return false
 		}
@@ -408,7 +566,7 @@ func (r *run) python(ctx context.Context, path string, cfg def.NodeConfig) (stri
 		src := expr.Parse(out.Value)
 		name := src.Name
 		if src.Kind == expr.Literal {
-			name = out.Value
+			name = strings.TrimSpace(out.Value)
 		}
 		v, ok := res.Globals[name]
 		if !ok {
@@ -419,73 +577,95 @@ func (r *run) python(ctx context.Context, path string, cfg def.NodeConfig) (stri
 		}
 	}
 	if len(res.Log) > 0 {
-		return truncate(fmt.Sprint(res.Log), 1000), nil
+		return column(strings.Join(res.Log, "\n"), 1000), nil
 	}
 	return "", nil
 }
 
-// fail halts the ticket in error.
+// fail halts the ticket in error. The history entry of the node being
+// entered becomes the error entry; a failure outside a node adds one.
 func (r *run) fail(path, name, msg string) {
 	label := path
 	if name != "" {
 		label = fmt.Sprintf("%s (%s)", path, name)
 	}
 	r.halt = fmt.Sprintf("%s: %s", label, msg)
-	r.events = append(r.events, &store.TicketEvent{TicketID: r.t.ID, JobID: r.job.ID, Kind: "error",
+	if r.cur != nil && r.cur.NodeID == path {
+		r.cur.Kind, r.cur.Message = "error", r.halt
+		return
+	}
+	r.events = append(r.events, &store.TicketEvent{TicketID: r.t.ID, JobID: r.jobID(), Kind: "error",
 		NodeID: path, NodeName: name, ActorName: "system", Message: r.halt})
 }
 
-// header copies the header fields into the ticket's columns.
-func (r *run) header() {
+// header copies the header fields into the ticket's columns. The user part
+// of an h_group field is resolved to a user by id or username; a user that
+// does not exist leaves the ticket unassigned (the group still applies).
+func (r *run) header() error {
 	h := r.c.header
 	if h.Title != "" {
-		r.t.Title = truncate(expr.Text(r.fields[h.Title]), 500)
+		r.t.Title = column(expr.Text(r.fields[h.Title]), 500)
 	}
 	if h.Status != "" {
-		r.t.Status = truncate(expr.Text(r.fields[h.Status]), 191)
+		r.t.Status = column(expr.Text(r.fields[h.Status]), 191)
 	}
 	if h.Level != "" {
-		r.t.Level = truncate(expr.Text(r.fields[h.Level]), 16)
+		r.t.Level = column(expr.Text(r.fields[h.Level]), 16)
 	}
 	if h.Group != "" {
 		g, u := expr.GroupParts(r.fields[h.Group])
-		r.t.GroupName = truncate(g, 191)
+		r.t.GroupName = column(g, 191)
 		r.t.AssigneeID = nil
-		if u != "" {
-			if id, ok := r.e.userID(r.cx, u); ok {
-				r.t.AssigneeID = &id
+		if u = strings.TrimSpace(u); u != "" {
+			id, err := r.userID(u)
+			if err != nil {
+				return err
 			}
+			r.t.AssigneeID = id
 		}
 	}
+	return nil
 }
 
-// userID resolves a user given by id or username.
-func (e *Engine) userID(ctx context.Context, ref string) (int64, bool) {
-	u, err := e.db.UserByRef(ctx, ref)
-	if err != nil {
-		if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
-			return id, true
-		}
-		return 0, false
+// userID resolves a user given by id or username (nil: no such user).
+func (r *run) userID(ref string) (*int64, error) {
+	if id, ok := r.users[ref]; ok {
+		return id, nil
 	}
-	return u.ID, true
+	var id *int64
+	u, err := r.e.db.UserByRef(r.cx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("look up assigned user %q: %w", ref, err)
+	default:
+		id = &u.ID
+	}
+	if r.users == nil {
+		r.users = map[string]*int64{}
+	}
+	r.users[ref] = id
+	return id, nil
 }
 
 // commit writes the run's effects in one transaction, then runs the hooks.
 func (r *run) commit(ctx context.Context) error {
+	if err := r.header(); err != nil {
+		return err
+	}
 	if err := r.e.db.Tx(ctx, r.write); err != nil {
 		return err
 	}
-	r.e.committed(r.t, r.jobs, r.tasks)
+	r.e.committed(r.t, r.jobs, r.liveTasks())
 	return nil
 }
 
-// write stores the run's effects; ctx must carry the transaction.
+// write stores the run's effects; ctx must carry the transaction. The
+// header columns must be up to date (header) before.
 func (r *run) write(ctx context.Context) error {
-	r.header()
 	now := r.e.db.Now()
 	if r.halt != "" {
-		r.t.Error = truncate(r.halt, 2000)
+		r.t.Error = column(r.halt, 2000)
 	}
 	if r.closed {
 		r.t.Closed, r.t.ClosedAt = true, &now
@@ -499,13 +679,31 @@ func (r *run) write(ctx context.Context) error {
 		}
 		return err
 	}
-	if r.closed {
+	if err := r.e.db.CreateTasks(ctx, r.tasks...); err != nil {
+		return err
+	}
+	switch {
+	case r.closed || r.halt != "":
+		// Nobody can work on a closed or halted ticket: its open tasks,
+		// those made by this run included, are cancelled.
 		if err := r.e.db.CancelOpenTasks(ctx, r.t.ID); err != nil {
 			return err
 		}
+	case len(r.cancel) > 0:
+		open, err := r.e.db.TicketTasks(ctx, r.t.ID, true)
+		if err != nil {
+			return err
+		}
+		for i := range open {
+			if slices.Contains(r.cancel, open[i].Token) {
+				if err := r.e.db.CloseTask(ctx, &open[i], store.TaskCancelled); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	if err := r.e.db.CreateTasks(ctx, r.tasks...); err != nil {
-		return err
+	for _, ev := range r.events {
+		ev.Message = column(ev.Message, 4000)
 	}
 	if err := r.e.db.AddEvents(ctx, r.events...); err != nil {
 		return err
@@ -517,6 +715,20 @@ func (r *run) write(ctx context.Context) error {
 		return r.e.db.FinishJob(ctx, r.job)
 	}
 	return nil
+}
+
+// liveTasks are the tasks this run made that are still open.
+func (r *run) liveTasks() []*store.Task {
+	if r.closed || r.halt != "" {
+		return nil
+	}
+	var out []*store.Task
+	for _, t := range r.tasks {
+		if !slices.Contains(r.cancel, t.Token) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // committed runs the hooks after a commit.
@@ -532,7 +744,7 @@ func (e *Engine) committed(t *store.Ticket, jobs []*store.Job, tasks []*store.Ta
 		for _, task := range tasks {
 			e.opts.Hooks.TaskAssigned(TaskView{ID: task.ID, TicketID: t.ID, TicketNo: t.No, FlowID: t.FlowID,
 				NodeID: task.NodeID, NodeName: task.NodeName, Title: t.Title, Group: task.GroupName,
-				AssigneeID: task.AssigneeID, State: task.State, CreatedAt: task.CreatedAt})
+				AssigneeID: task.AssigneeID, State: task.State, CreatedAt: task.CreatedAt, Actions: []TaskAction{}})
 		}
 	}
 }
@@ -562,6 +774,18 @@ func encodeJSON(v any) string {
 		return "{}"
 	}
 	return string(b)
+}
+
+// column makes text fit a database column: valid UTF-8, no NUL characters
+// (PostgreSQL and MySQL refuse both), at most n bytes.
+func column(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return truncate(s, n)
 }
 
 func truncate(s string, n int) string {

@@ -9,24 +9,25 @@ import (
 )
 
 // ticketState is the engine's bookkeeping of a ticket, kept as JSON in
-// tickets.state: where its tokens are and which joins have arrivals.
+// tickets.state: where its tokens are. A token that reached a collection
+// node waits there (waitJoin) until the join goes on.
 type ticketState struct {
-	Seq    int            `json:"seq"`
-	Tokens []*token       `json:"tokens,omitempty"`
-	Joins  map[string]int `json:"joins,omitempty"` // collection node path -> branches arrived
+	Seq    int      `json:"seq"`
+	Tokens []*token `json:"tokens,omitempty"`
 }
 
 // A token is one thread of control in a ticket.
 type token struct {
 	ID   string `json:"id"`
 	Node string `json:"node"` // node path: "FITEM_3", or "FITEM_5/FITEM_2" inside a subflow
-	Wait string `json:"wait"` // waitJob, waitTask or waitTimer
+	Wait string `json:"wait"` // waitJob, waitTask, waitTimer or waitJoin
 }
 
 const (
 	waitJob   = "job"   // a job will move it
 	waitTask  = "task"  // a person must complete a task
 	waitTimer = "timer" // a sleep node's timer
+	waitJoin  = "join"  // at a collection node, for the other branches
 )
 
 func parseState(s string) (*ticketState, error) {

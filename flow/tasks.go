@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/omflow/omflow/flow/def"
 	"github.com/omflow/omflow/store"
@@ -194,24 +195,22 @@ func (e *Engine) completeTask(ctx context.Context, a *Actor, taskID int64, field
 	if err != nil {
 		return err
 	}
+	if err := checkText(fields); err != nil {
+		return err
+	}
+	tok := r.st.token(task.Token)
+	if tok == nil || tok.Node != task.NodeID || tok.Wait != waitTask {
+		return &InputError{Kind: ErrConflict, Code: "task_closed", Message: fmt.Sprintf("task %d no longer waits", taskID)}
+	}
 	vals, errs := c.flow.Form.Validate(n.Config.FormObject, fields, r.fields, def.ModeStep)
 	if len(errs) > 0 {
 		return fieldErrors(errs)
 	}
 	before := r.fields
 	r.fields = vals
-	if !r.assign(task.NodeID, n, extra) {
+	if !r.assign(task.NodeID, n, extra, false) {
 		return &InputError{Kind: ErrInvalid, Code: "action", Field: "action", Message: r.halt}
 	}
-	tok := r.st.token(task.Token)
-	if tok == nil {
-		return &InputError{Kind: ErrConflict, Code: "task_closed", Message: fmt.Sprintf("task %d no longer waits", taskID)}
-	}
-	r.leave(tok, task.NodeID)
-	for _, p := range r.queue {
-		r.enqueue(p.tok, p.path, false, e.db.Now())
-	}
-	r.queue = nil
 	msg := ""
 	if action != "" {
 		msg = action
@@ -224,6 +223,14 @@ func (e *Engine) completeTask(ctx context.Context, a *Actor, taskID int64, field
 	uid := a.UserID
 	r.events = append(r.events, &store.TicketEvent{TicketID: t.ID, Kind: "completed", NodeID: task.NodeID, NodeName: n.Name,
 		ActorID: &uid, ActorName: a.Username, Message: msg, Changes: diff(before, r.fields)})
+	r.leave(tok, task.NodeID)
+	for _, p := range r.queue {
+		r.enqueue(p.tok, p.path, false, time.Time{})
+	}
+	r.queue = nil
+	if err := r.header(); err != nil {
+		return err
+	}
 	task.Action, task.CompletedBy = action, &uid
 	err = e.db.Tx(ctx, func(ctx context.Context) error {
 		if err := e.db.CloseTask(ctx, task, store.TaskDone); err != nil {
@@ -237,6 +244,6 @@ func (e *Engine) completeTask(ctx context.Context, a *Actor, taskID int64, field
 	if err != nil {
 		return err
 	}
-	e.committed(r.t, r.jobs, r.tasks)
+	e.committed(r.t, r.jobs, r.liveTasks())
 	return nil
 }

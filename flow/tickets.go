@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/omflow/omflow/flow/def"
 	"github.com/omflow/omflow/store"
@@ -76,6 +80,9 @@ func (e *Engine) FileTicket(ctx context.Context, a *Actor, flowRef string, field
 	if err != nil {
 		return nil, err
 	}
+	if err := checkText(fields); err != nil {
+		return nil, err
+	}
 	vals, errs := c.flow.Form.Validate(nil, fields, nil, def.ModeFile)
 	if len(errs) > 0 {
 		return nil, fieldErrors(errs)
@@ -88,7 +95,9 @@ func (e *Engine) FileTicket(ctx context.Context, a *Actor, flowRef string, field
 	st := &ticketState{}
 	tok := st.newToken(start.ID, waitJob)
 	r := &run{e: e, t: t, c: c, st: st, fields: vals, vars: map[string]any{}, cx: ctx}
-	r.header()
+	if err := r.header(); err != nil {
+		return nil, fmt.Errorf("file ticket in %q: %w", fe.Name, err)
+	}
 	t.Fields, t.State = encodeJSON(vals), st.encode()
 	var job *store.Job
 	err = e.db.Tx(ctx, func(ctx context.Context) error {
@@ -108,6 +117,57 @@ func (e *Engine) FileTicket(ctx context.Context, a *Actor, flowRef string, field
 	}
 	e.committed(t, []*store.Job{job}, nil)
 	return &Filed{ID: t.ID, No: t.No, Status: t.Status, Closed: false}, nil
+}
+
+// checkText rejects submitted text that no database can store: invalid
+// UTF-8 and NUL characters, in values and in field names.
+func checkText(fields map[string]any) error {
+	keys := slices.Sorted(maps.Keys(fields))
+	for _, k := range keys {
+		if !cleanText(k) {
+			return &InputError{Kind: ErrInvalid, Code: "text", Field: strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"),
+				Message: "field names must be UTF-8 text without NUL characters"}
+		}
+		if !cleanValue(fields[k]) {
+			return &InputError{Kind: ErrInvalid, Code: "text", Field: k,
+				Message: fmt.Sprintf("field %s: text must be UTF-8 without NUL characters", k)}
+		}
+	}
+	return nil
+}
+
+func cleanText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+func cleanValue(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return cleanText(x)
+	case []any:
+		for _, e := range x {
+			if !cleanValue(e) {
+				return false
+			}
+		}
+	case []string:
+		for _, e := range x {
+			if !cleanText(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if !cleanText(k) || !cleanValue(e) {
+				return false
+			}
+		}
+	case map[string]string:
+		for k, e := range x {
+			if !cleanText(k) || !cleanText(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // fieldErrors turns form problems into one InputError naming the first
