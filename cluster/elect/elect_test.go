@@ -333,3 +333,47 @@ func TestConfigChecks(t *testing.T) {
 		t.Error("Start after Stop accepted")
 	}
 }
+
+// A hand back that does not hold (the preferred booster did not take the
+// lease, so this one wins it again right after the hold-off) doubles the
+// wait before the next hand back.
+func TestFailedHandbackDoublesTheWait(t *testing.T) {
+	var ready atomic.Bool
+	ready.Store(true)
+	_, clock, sig, c := newTest(t, Config{
+		PreferredReady: ready.Load,
+		HandbackAfter:  600 * time.Millisecond,
+		HoldOff:        time.Second,
+	}, &MockStore{ElectFunc: electOK(2)})
+	recv(t, sig.Gained, "gained")
+	ticksUntilLost := func() int {
+		t.Helper()
+		for n := 1; n <= 20; n++ {
+			waitTimers(t, clock, 2)
+			clock.Advance(300 * time.Millisecond)
+			select {
+			case <-sig.Lost:
+				return n
+			case <-sig.Renewed:
+			case <-time.After(2 * time.Second):
+				t.Fatal("elector stuck")
+			}
+		}
+		t.Fatal("never handed back")
+		return 0
+	}
+	// Ready since the first tick; 600ms later (tick 3) it hands back.
+	if n := ticksUntilLost(); n != 3 {
+		t.Fatalf("first hand back after %d ticks, want 3", n)
+	}
+	waitTimers(t, clock, 1)
+	clock.Advance(time.Second) // hold-off over; the lease is free again
+	recv(t, sig.Gained, "gained again")
+	// Now 1.2s of readiness are needed: ready at tick 1, due at tick 5.
+	if n := ticksUntilLost(); n != 5 {
+		t.Fatalf("second hand back after %d ticks, want 5 (doubled wait)", n)
+	}
+	if r := c.resigned(); len(r) != 2 {
+		t.Errorf("%d resigns, want 2", len(r))
+	}
+}
