@@ -21,7 +21,8 @@ const (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: nil}))
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.patterns = append(s.patterns, "GET /healthz", "GET /readyz", "GET /metrics")
 
 	s.handle("POST /api/v1/login", public, s.login)
 	s.handle("POST /api/v1/logout", user, s.logout)
@@ -67,6 +68,7 @@ func (s *Server) routes() {
 }
 
 func (s *Server) handle(pattern string, who access, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	var hh http.Handler = s.api(h)
 	switch who {
 	case user:

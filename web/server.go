@@ -69,6 +69,9 @@ type Server struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	handler http.Handler
+	// patterns lists the API routes, for the test that keeps
+	// docs/openapi.yaml in step.
+	patterns []string
 
 	draining atomic.Bool
 
