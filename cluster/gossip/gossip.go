@@ -57,6 +57,10 @@ func TunedConfig() *memberlist.Config {
 	return c
 }
 
+// ForgetAfter is how long a dead or left member stays in Members (and so in
+// the status document) before it is dropped.
+const ForgetAfter = time.Hour
+
 // DefaultRejoinInterval is how often a node retries the seeds that are not
 // (or no longer) members.
 const DefaultRejoinInterval = 2 * time.Second
@@ -518,6 +522,24 @@ func (m *Membership) MemberStatuses() []cluster.MemberStatus {
 	return out
 }
 
+// Status is the cluster status document as gossip sees it: the active
+// booster is the alive booster announcing itself active with the highest
+// epoch ("" and 0 when there is none). The database lease is the truth;
+// this is what gossip says about it.
+func (m *Membership) Status() cluster.Status {
+	st := cluster.Status{Mode: "cluster", ClusterID: m.clusterID, Members: m.MemberStatuses()}
+	act, ok := m.ActiveBooster()
+	if ok {
+		st.ActiveBooster, st.Epoch = act.Addr, act.Meta.Epoch
+	}
+	// A paused old active may still announce itself for a moment: only
+	// the highest epoch is shown active.
+	for i := range st.Members {
+		st.Members[i].Active = ok && st.Members[i].Name == act.Name
+	}
+	return st
+}
+
 // UpdateMeta changes this node's metadata with fn and gossips it. The name
 // and role cannot change. It waits (until ctx ends, at most 2 s) for the
 // update to reach at least one peer; the local change stands either way.
@@ -612,6 +634,7 @@ func (m *Membership) eventLoop() {
 			m.drain()
 		case now := <-tick.C:
 			m.expireSuspicions(now)
+			m.forget(now)
 		}
 	}
 }
@@ -729,6 +752,17 @@ func (m *Membership) expireSuspicions(now time.Time) {
 	for _, e := range out {
 		m.logEvent(e)
 		m.publish(e)
+	}
+}
+
+// forget drops members that have been dead or left for ForgetAfter.
+func (m *Membership) forget(now time.Time) {
+	m.stateMu.Lock()
+	defer m.stateMu.Unlock()
+	for name, mem := range m.members {
+		if (mem.State == cluster.StateDead || mem.State == cluster.StateLeft) && now.Sub(mem.Since) > ForgetAfter {
+			delete(m.members, name)
+		}
 	}
 }
 

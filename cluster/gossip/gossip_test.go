@@ -161,6 +161,9 @@ func TestJoinMetadataAndLeave(t *testing.T) {
 		t.Error("invalid metadata accepted")
 	}
 
+	if doc := b.Status(); doc.Mode != "cluster" || doc.ActiveBooster != a.addr || doc.Epoch != 3 || doc.ClusterID != cluster.ID(key) || len(doc.Members) != 2 {
+		t.Errorf("Status() = %+v", doc)
+	}
 	st := a.MemberStatuses()
 	if len(st) != 2 || st[0].Name != "b1" || !st[0].Active || st[1].Name != "s1" || st[1].Load != 5 || st[1].HTTP != "127.0.0.1:8080" {
 		t.Errorf("MemberStatuses = %+v", st)
