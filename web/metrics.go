@@ -17,7 +17,8 @@ import (
 //	omflow_http_request_duration_seconds{route}    histogram
 //	omflow_tickets_filed_total                     counter
 //	omflow_jobs{state}                             gauge, read from the database at scrape
-//	omflow_step_duration_seconds{kind}             histogram, fed by ObserveStep
+//	omflow_step_duration_seconds{kind}             histogram, fed by ObserveStep / StepDone
+//	omflow_step_errors_total{kind}                 counter, fed by StepDone
 //
 // route is the ServeMux pattern that matched ("POST /api/v1/flows/{ref}/tickets"),
 // or "unmatched", so the label set stays small.
@@ -26,6 +27,7 @@ type Metrics struct {
 	duration     *prometheus.HistogramVec
 	ticketsFiled prometheus.Counter
 	steps        *prometheus.HistogramVec
+	stepErrors   *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them on reg. Make them before
@@ -43,11 +45,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "omflow_tickets_filed_total", Help: "Tickets filed through this server.",
 		}),
 		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "omflow_step_duration_seconds", Help: "Duration of flow steps (jobs) by node kind, claim to commit.",
+			Name: "omflow_step_duration_seconds", Help: "Duration of flow steps (jobs) by kind, claim to commit.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"kind"}),
+		stepErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "omflow_step_errors_total", Help: "Flow steps (jobs) that failed, by kind.",
+		}, []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ticketsFiled, m.steps} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ticketsFiled, m.steps, m.stepErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -55,12 +60,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// ObserveStep records that a flow step of kind (node type, e.g. "form",
-// "python") took d. It is the engine's step observer: pass m.ObserveStep
+// ObserveStep records that a flow step of kind (the engine's job kind, e.g.
+// "step", or a node type) took d. It is the engine's step observer: pass m.ObserveStep
 // where the engine takes a func(kind string, d time.Duration). Safe for
 // concurrent use.
 func (m *Metrics) ObserveStep(kind string, d time.Duration) {
 	m.steps.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// StepDone has the shape of flow.Hooks.StepDone: it observes the step's
+// duration and counts it as failed when err is not nil.
+func (m *Metrics) StepDone(kind string, d time.Duration, err error) {
+	m.ObserveStep(kind, d)
+	if err != nil {
+		m.stepErrors.WithLabelValues(kind).Inc()
+	}
 }
 
 // TicketFiled counts one filed ticket.
