@@ -632,6 +632,9 @@ func (r *run) userID(ref string) (*int64, error) {
 	if id, ok := r.users[ref]; ok {
 		return id, nil
 	}
+	if !cleanText(ref) {
+		return nil, nil // no username holds such text
+	}
 	var id *int64
 	u, err := r.e.db.UserByRef(r.cx, ref)
 	switch {
