@@ -79,6 +79,7 @@ type Server struct {
 	srv      *http.Server
 	ln       net.Listener
 	done     chan struct{}
+	quit     chan struct{} // closed by Stop: ends the janitor
 	stopOnce sync.Once
 }
 
@@ -179,7 +180,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.ln = ln
 	s.done = make(chan struct{})
+	s.quit = make(chan struct{})
 	srv, done := s.srv, s.done
+	go s.janitor(s.quit)
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -218,6 +221,7 @@ func (s *Server) Stop() {
 		if srv == nil {
 			return
 		}
+		close(s.quit)
 		ctx, cancel := context.WithTimeout(context.Background(), s.o.ShutdownTimeout)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
@@ -226,4 +230,29 @@ func (s *Server) Stop() {
 		}
 		<-done
 	})
+}
+
+// janitorEvery is how often expired sessions and tokens are deleted.
+const janitorEvery = 15 * time.Minute
+
+// janitor deletes expired sessions and API tokens now and then until quit
+// closes. Every server of a cluster runs it; the deletes do not conflict.
+func (s *Server) janitor(quit <-chan struct{}) {
+	t := time.NewTicker(janitorEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			n, err := s.db.DeleteExpired(ctx)
+			cancel()
+			if err != nil {
+				s.log.Warn("delete expired sessions", "err", err)
+			} else if n > 0 {
+				s.log.Debug("deleted expired sessions and tokens", "rows", n)
+			}
+		}
+	}
 }
