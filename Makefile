@@ -36,8 +36,12 @@ bench: build
 screenshots:
 	OMFLOW_SCREENSHOTS=1 $(GO) test -count=1 -run Screenshots ./e2e/...
 
+# Regenerates the committed gRPC code (needs protoc and the Go plugins).
 proto:
-	cd cluster && protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative rpc/rpcpb/*.proto
+	command -v protoc >/dev/null || apt-get install -y protobuf-compiler
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) generate ./cluster/rpcpb
 
 clean:
 	rm -f omflow
