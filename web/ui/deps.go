@@ -76,6 +76,7 @@ type Directory interface {
 
 	SaveAttachment(ctx context.Context, a *store.Attachment, r io.Reader, limit int64) error
 	AttachmentByID(ctx context.Context, id int64) (*store.Attachment, error)
+	AttachmentInfo(ctx context.Context, id int64) (*store.Attachment, error)
 	TicketAttachments(ctx context.Context, ticketID int64) ([]store.Attachment, error)
 	LinkAttachment(ctx context.Context, id, ticketID int64, fieldID string) error
 }

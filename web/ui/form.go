@@ -3,7 +3,6 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
 	"net/url"
 	"sort"
 	"strconv"
@@ -362,11 +361,10 @@ func valueText(v any) string {
 }
 
 // readSubmission turns a posted form into field values for the fields a
-// person can change at this step. Files are returned separately, by field,
-// for the caller to store.
-func readSubmission(fv *formView, form url.Values, files map[string][]*multipart.FileHeader) (map[string]any, map[string][]*multipart.FileHeader) {
+// person can change at this step. File fields are left to the caller
+// (attachFiles), which must store uploads and check the kept files.
+func readSubmission(fv *formView, form url.Values) map[string]any {
 	out := map[string]any{}
-	uploads := map[string][]*multipart.FileHeader{}
 	var walk func([]*formNode)
 	walk = func(items []*formNode) {
 		for _, n := range items {
@@ -375,13 +373,10 @@ func readSubmission(fv *formView, form url.Values, files map[string][]*multipart
 				continue
 			}
 			f := n.Field
-			if f.Readonly {
-				continue
-			}
 			// A field the post does not carry keeps its value. Checkboxes
 			// and file lists send nothing when none is ticked, so their
 			// forms carry a marker field "<id>.sent".
-			if !sent(form, f) {
+			if f.Readonly || f.Type == def.TypeFile || !sent(form, f) {
 				continue
 			}
 			switch f.Type {
@@ -392,10 +387,8 @@ func readSubmission(fv *formView, form url.Values, files map[string][]*multipart
 						vals = []string{}
 					}
 					out[f.ID] = vals
-				} else if form.Get(f.ID) != "" {
-					out[f.ID] = form.Get(f.ID)
 				} else {
-					out[f.ID] = ""
+					out[f.ID] = form.Get(f.ID)
 				}
 			case def.TypeHGroup:
 				g := strings.TrimSpace(form.Get(f.ID + ".group"))
@@ -404,24 +397,6 @@ func readSubmission(fv *formView, form url.Values, files map[string][]*multipart
 					u = strings.TrimSpace(form.Get(f.ID + ".user"))
 				}
 				out[f.ID] = expr.GroupValue(g, u)
-			case def.TypeFile:
-				// Existing files stay unless unticked; new ones are added
-				// by the caller.
-				keep := map[string]bool{}
-				for _, id := range form[f.ID+".keep"] {
-					keep[id] = true
-				}
-				var kept []fileRef
-				for _, r := range f.Files {
-					if keep[strconv.FormatInt(r.ID, 10)] {
-						kept = append(kept, r)
-					}
-				}
-				f.Files = kept
-				out[f.ID] = fileValue(kept)
-				if fh := files[f.ID]; len(fh) > 0 {
-					uploads[f.ID] = fh
-				}
 			case def.TypeDatetime:
 				out[f.ID] = strings.Replace(strings.TrimSpace(form.Get(f.ID)), "T", " ", 1)
 			default:
@@ -430,7 +405,19 @@ func readSubmission(fv *formView, form url.Values, files map[string][]*multipart
 		}
 	}
 	walk(fv.Items)
-	return out, uploads
+	return out
+}
+
+// fileFields lists the file fields a person can change in this post.
+func (fv *formView) fileFields(form url.Values) []*fieldView {
+	var out []*fieldView
+	for _, id := range fv.fieldIDs() {
+		f := fv.field(id)
+		if f.Type == def.TypeFile && !f.Readonly && sent(form, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // sent reports whether a posted form carries field f.

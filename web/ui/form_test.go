@@ -201,10 +201,7 @@ func TestSubmissionRoundTrip(t *testing.T) {
 		"FORMITM_14.sent": {"1"},
 		"FORMITM_15":      {"must be ignored: hidden"},
 	}
-	vals, uploads := readSubmission(fv, post, nil)
-	if len(uploads) != 0 {
-		t.Fatalf("uploads %v", uploads)
-	}
+	vals := readSubmission(fv, post)
 	want := map[string]string{"FORMITM_1": "件名", "FORMITM_2": "250", "FORMITM_4": "hw", "FORMITM_7": "2024-06-01",
 		"FORMITM_8": "2024-06-01 10:15", "FORMITM_9": "1.5", "FORMITM_14": ""}
 	for id, w := range want {

@@ -63,9 +63,6 @@ func (u *UI) taskForm(rq *req) (*flow.TaskForm, *formPage, error) {
 		Task: &task, Ticket: tf.Ticket, Done: task.State != store.TaskOpen,
 		Flow: flow.FlowInfo{ID: task.FlowID, Name: task.FlowName},
 	}
-	if d.Done {
-		markReadonly(fv.Items)
-	}
 	return tf, d, nil
 }
 
@@ -77,6 +74,9 @@ func (u *UI) taskPage(rq *req) error {
 	tf, d, err := u.taskForm(rq)
 	if err != nil {
 		return err
+	}
+	if d.Done {
+		markReadonly(d.Form.Items)
 	}
 	return rq.render(http.StatusOK, "task", taskTitle(tf), "inbox", d)
 }
@@ -90,7 +90,7 @@ func (u *UI) taskPost(rq *req) error {
 	if err := rq.parseForm(); err != nil {
 		return err
 	}
-	values, uploads := readSubmission(d.Form, rq.r.PostForm, multipartFiles(rq.r))
+	values := readSubmission(d.Form, rq.r.PostForm)
 	if d.Done {
 		d.Conflict = true
 		applyValues(d.Form, values, nil)
@@ -100,21 +100,14 @@ func (u *UI) taskPost(rq *req) error {
 	if action != "" && action != "action1" && action != "action2" {
 		action = ""
 	}
-	added, err := u.saveUploads(rq, d.Form, values, uploads)
-	if err == nil {
-		for _, at := range added {
-			if lerr := u.o.Directory.LinkAttachment(rq.ctx, at.id, tf.Ticket.ID, at.field); lerr != nil {
-				err = lerr
-				break
-			}
-		}
-	}
+	added, err := u.attachFiles(rq, d.Form, values, tf.Ticket.ID)
 	if err == nil {
 		err = u.o.Engine.CompleteTask(rq.ctx, rq.actor, tf.Task.ID, values, action)
 	}
 	if err != nil {
 		return u.formRejected(rq, "task", taskTitle(tf), "inbox", d, values, err)
 	}
+	u.link(rq, added, tf.Ticket.ID)
 	rq.flash(k("flash.completed"), tf.Task.TicketNo)
 	return rq.redirect("/tasks")
 }

@@ -109,8 +109,8 @@ func (u *UI) newTicketPost(rq *req) error {
 	if err := rq.parseForm(); err != nil {
 		return err
 	}
-	values, uploads := readSubmission(fv, rq.r.PostForm, multipartFiles(rq.r))
-	added, err := u.saveUploads(rq, fv, values, uploads)
+	values := readSubmission(fv, rq.r.PostForm)
+	added, err := u.attachFiles(rq, fv, values, 0)
 	if err != nil {
 		return u.formRejected(rq, "new", info.Name, "catalog", &d, values, err)
 	}
@@ -118,11 +118,7 @@ func (u *UI) newTicketPost(rq *req) error {
 	if err != nil {
 		return u.formRejected(rq, "new", info.Name, "catalog", &d, values, err)
 	}
-	for _, at := range added {
-		if err := u.o.Directory.LinkAttachment(rq.ctx, at.id, filed.ID, at.field); err != nil {
-			u.log.Error("link attachment", "attachment", at.id, "ticket", filed.ID, "err", err)
-		}
-	}
+	u.link(rq, added, filed.ID)
 	rq.flash(k("flash.filed"), filed.No)
 	return rq.redirect(fmt.Sprintf("/tickets/%d", filed.ID))
 }
@@ -132,40 +128,76 @@ type upload struct {
 	field string
 }
 
-// saveUploads stores the files posted for file fields and adds them to the
-// fields' values (and to the form view, so a rejected submission keeps
-// them without a second upload).
-func (u *UI) saveUploads(rq *req, fv *formView, values map[string]any, uploads map[string][]*multipart.FileHeader) ([]upload, error) {
-	var added []upload
-	for _, id := range sortedKeys(uploads) {
-		f := fv.field(id)
-		if f == nil {
-			continue
+// attachFiles sets the values of the posted file fields: the files still
+// ticked ("<id>.keep") and the new uploads, which it stores. A kept file not
+// yet on the ticket must be the person's own upload from an earlier,
+// rejected post of this form (so a rejected form need not be uploaded again).
+// It returns the files to link to the ticket (ticketID 0: not filed yet). The
+// form view is updated, so a rejected post shows them all.
+func (u *UI) attachFiles(rq *req, fv *formView, values map[string]any, ticketID int64) ([]upload, error) {
+	var link []upload
+	post := rq.r.PostForm
+	files := multipartFiles(rq.r)
+	for _, f := range fv.fileFields(post) {
+		have := map[int64]fileRef{}
+		for _, r := range f.Files {
+			have[r.ID] = r
 		}
-		for _, fh := range uploads[id] {
+		var refs []fileRef
+		for _, s := range post[f.ID+".keep"] {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				continue
+			}
+			if r, ok := have[id]; ok {
+				refs = append(refs, r)
+				continue
+			}
+			at, err := u.o.Directory.AttachmentInfo(rq.ctx, id)
+			if err != nil || at.UploaderID != rq.actor.UserID || (at.TicketID != nil && *at.TicketID != ticketID) {
+				continue // not theirs to attach: dropped
+			}
+			refs = append(refs, fileRef{ID: at.ID, Name: at.Name, Size: at.Size})
+			link = append(link, upload{id: at.ID, field: f.ID})
+		}
+		for _, fh := range files[f.ID] {
 			if fh.Filename == "" && fh.Size == 0 {
 				continue
 			}
 			file, err := fh.Open()
 			if err != nil {
-				return added, fmt.Errorf("open upload %q: %w", fh.Filename, err)
+				return link, fmt.Errorf("open upload %q: %w", fh.Filename, err)
 			}
-			at := &store.Attachment{Name: fh.Filename, ContentType: fh.Header.Get("Content-Type"), FieldID: id, UploaderID: rq.actor.UserID}
+			at := &store.Attachment{Name: fh.Filename, ContentType: fh.Header.Get("Content-Type"), FieldID: f.ID, UploaderID: rq.actor.UserID}
 			err = u.o.Directory.SaveAttachment(rq.ctx, at, file, u.o.MaxUpload)
 			_ = file.Close()
 			if err != nil {
 				var tl *store.TooLargeError
 				if errors.As(err, &tl) {
-					return added, &flow.InputError{Kind: flow.ErrInvalid, Code: "too_large", Field: id, Message: err.Error()}
+					f.Files = refs
+					values[f.ID] = fileValue(refs)
+					return link, &flow.InputError{Kind: flow.ErrInvalid, Code: "too_large", Field: f.ID, Message: err.Error()}
 				}
-				return added, err
+				return link, err
 			}
-			f.Files = append(f.Files, fileRef{ID: at.ID, Name: at.Name, Size: at.Size})
-			added = append(added, upload{id: at.ID, field: id})
+			refs = append(refs, fileRef{ID: at.ID, Name: at.Name, Size: at.Size})
+			link = append(link, upload{id: at.ID, field: f.ID})
 		}
-		values[id] = fileValue(f.Files)
+		f.Files = refs
+		values[f.ID] = fileValue(refs)
 	}
-	return added, nil
+	return link, nil
+}
+
+// link attaches stored uploads to the ticket whose fields now name them.
+// The ticket is already saved: a failure here is logged, and the file stays
+// reachable by its uploader until linked.
+func (u *UI) link(rq *req, added []upload, ticketID int64) {
+	for _, at := range added {
+		if err := u.o.Directory.LinkAttachment(rq.ctx, at.id, ticketID, at.field); err != nil {
+			u.log.Error("link attachment", "attachment", at.id, "ticket", ticketID, "err", err)
+		}
+	}
 }
 
 func multipartFiles(r *http.Request) map[string][]*multipart.FileHeader {

@@ -156,7 +156,7 @@ func TestLanguageChoice(t *testing.T) {
 		{"fr-FR,en;q=0.5", "", "", "en", true},
 		{"de-DE", "", "", "ja", false}, // none of ours: the caller uses default_lang
 		{"", "", "", "ja", false},
-		{"ja", "en", "", "en", true},  // the switch's cookie beats the browser
+		{"ja", "en", "", "en", true},   // the switch's cookie beats the browser
 		{"en", "en", "ja", "ja", true}, // the user's choice beats both
 		{"en", "xx", "", "en", true},   // a bad cookie is ignored
 	}

@@ -5,11 +5,15 @@
 package uitest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -218,7 +222,49 @@ func (c *Client) do(req *http.Request) Page {
 			break
 		}
 	}
-	return Page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: b.String()}
+	p := Page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: b.String()}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		if m := missingMsg.FindString(p.Body); m != "" {
+			c.t.Errorf("%s %s shows an untranslated message %s", req.Method, req.URL.Path, m)
+		}
+	}
+	return p
+}
+
+// missingMsg is how a message id missing from a catalog shows on a page.
+var missingMsg = regexp.MustCompile(`\[[a-z]+\.[a-z0-9_.]+\]`)
+
+// File is an upload for PostMultipart.
+type File struct {
+	Field, Name, Type string
+	Data              []byte
+}
+
+// PostMultipart sends a multipart form with files.
+func (c *Client) PostMultipart(path string, form url.Values, files ...File) Page {
+	c.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, vs := range form {
+		for _, v := range vs {
+			_ = mw.WriteField(k, v)
+		}
+	}
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, f.Field, f.Name))
+		h.Set("Content-Type", f.Type)
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		_, _ = w.Write(f.Data)
+	}
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, c.base+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", c.base)
+	return c.do(req)
 }
 
 var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
