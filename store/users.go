@@ -153,6 +153,9 @@ func (db *DB) CreateUser(ctx context.Context, u *User, password string) error {
 	if err := ValidateUsername(u.Username); err != nil {
 		return err
 	}
+	if err := validateProfile(u); err != nil {
+		return err
+	}
 	hash, err := HashPassword(password)
 	if err != nil {
 		return err
@@ -163,6 +166,22 @@ func (db *DB) CreateUser(ctx context.Context, u *User, password string) error {
 	u.LockedUntil = nil
 	if err := db.conn(ctx).Create(u).Error; err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	return nil
+}
+
+// validateProfile checks the lengths (the columns' sizes) and the e-mail.
+func validateProfile(u *User) error {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"display_name", u.DisplayName, 191}, {"email", u.Email, 191}, {"lang", u.Lang, 16}, {"timezone", u.TimeZone, 64}} {
+		if utf8.RuneCountInString(f.v) > f.max {
+			return invalid(f.name, "must be at most %d characters", f.max)
+		}
+	}
+	if u.Email != "" && !strings.Contains(u.Email, "@") {
+		return invalid("email", "must be an e-mail address (name@domain)")
 	}
 	return nil
 }
@@ -365,6 +384,9 @@ func ValidateGroupName(field, name string) error {
 func (db *DB) CreateGroup(ctx context.Context, g *Group) error {
 	if err := ValidateGroupName("name", g.Name); err != nil {
 		return err
+	}
+	if utf8.RuneCountInString(g.Description) > 500 {
+		return invalid("description", "must be at most 500 characters")
 	}
 	return db.Tx(ctx, func(ctx context.Context) error {
 		if g.ParentID != nil {

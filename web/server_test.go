@@ -838,6 +838,7 @@ func TestUsersAndGroupsCRUD(t *testing.T) {
 		{map[string]any{"username": "new", "password": "long-enough", "timezone": "Mars/Olympus"}, 422, "timezone"},
 		{map[string]any{"username": "new", "password": "long-enough", "lang": "fr"}, 422, "lang"},
 		{map[string]any{"username": "new", "password": "long-enough", "role": "x"}, 400, "role"},
+		{map[string]any{"username": "new", "password": "long-enough", "display_name": strings.Repeat("長", 192)}, 422, "display_name"},
 	} {
 		r := e.do("POST", "/api/v1/users", tok, c.body)
 		if _, _, f := r.errBody(); r.Code != c.status || f != c.field {
