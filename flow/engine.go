@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omflow/omflow/flow/script"
 	"github.com/omflow/omflow/store"
 )
 
@@ -25,6 +26,9 @@ type Options struct {
 	// standalone server always polls; a cluster server polls only while no
 	// booster dispatches work (degraded mode). See SetPolling.
 	Poll bool
+	// ScriptLimits bound each python node run (flow/script defaults for
+	// zero fields: a step budget and a time limit).
+	ScriptLimits script.Limits
 	// Location reads sleep-until times written without a zone; default
 	// time.Local.
 	Location *time.Location

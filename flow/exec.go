@@ -558,7 +558,7 @@ func (r *run) python(ctx context.Context, path string, cfg def.NodeConfig) (stri
 	for _, in := range cfg.Input {
 		globals[in.VarName()] = expr.Eval(in.Value, r)
 	}
-	res, err := prog.Exec(ctx, globals, script.Limits{})
+	res, err := prog.Exec(ctx, globals, r.e.opts.ScriptLimits)
 	if err != nil {
 		return "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/omflow/omflow/flow"
+	"github.com/omflow/omflow/flow/script"
 	"github.com/omflow/omflow/store"
 	"github.com/omflow/omflow/store/storetest"
 )
@@ -735,5 +736,65 @@ func TestCrashedEnginesJobIsTakenOverOnce(t *testing.T) {
 			t.Fatalf("%d open tasks", len(v.Tasks))
 		}
 		noJobs(t, db)
+	})
+}
+
+func TestSubflowEndStopsItsOtherBranches(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEngine(t, db)
+		importFile(t, e, "testdata/nodes.json")
+		id := file(t, e, admin, "subfork", nil)
+		drain(t, e)
+		task := openTask(t, e, id) // only the step after the subflow
+		if task.NodeID != "FITEM_3" {
+			t.Fatalf("task %+v", task)
+		}
+		v := view(t, e, id)
+		if !slices.Equal(v.Current, []string{"FITEM_3"}) || events(v, "step", "FITEM_2/FITEM_4") != 1 || events(v, "task", "FITEM_2/FITEM_3") != 1 {
+			t.Fatalf("current %v\n%s", v.Current, history(v))
+		}
+		complete(t, e, admin, task.ID, nil, "")
+		if v := view(t, e, id); !v.Closed {
+			t.Fatalf("not closed\n%s", history(v))
+		}
+		noJobs(t, db)
+	})
+}
+
+func TestShutdownDoesNotHaltAScript(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := flow.New(db, flow.Options{Node: "test", Hooks: flow.Hooks{JobsCommitted: func([]flow.JobRef) {}},
+			ScriptLimits: script.Limits{MaxSteps: 1 << 62, Timeout: time.Minute}})
+		importFile(t, e, "testdata/nodes.json")
+		id := file(t, e, admin, "spin", nil)
+		jobs, err := db.ClaimDue(context.Background(), e.Owner(), 10, time.Minute)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %v %v", jobs, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		e.RunJob(ctx, jobs[0]) // the script spins until the context ends
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("the script ran %v after the context ended", d)
+		}
+		v := view(t, e, id)
+		if v.Error != "" || events(v, "", "FITEM_2") != 0 {
+			t.Fatalf("shutdown halted the ticket: %q\n%s", v.Error, history(v))
+		}
+		// The job is still there for another node (Stop hands it back).
+		if n, err := db.ReleaseOwner(context.Background(), e.Owner()); err != nil || n != 1 {
+			t.Fatalf("released %d jobs: %v", n, err)
+		}
+		// Without a shutdown the step budget stops the script and halts
+		// the ticket, naming the limit.
+		e = flow.New(db, flow.Options{Node: "test", Hooks: flow.Hooks{JobsCommitted: func([]flow.JobRef) {}},
+			ScriptLimits: script.Limits{MaxSteps: 10000}})
+		drain(t, e)
+		if v := view(t, e, id); !strings.Contains(v.Error, "step budget") || events(v, "error", "FITEM_2") != 1 {
+			t.Fatalf("spinning script: error %q\n%s", v.Error, history(v))
+		}
 	})
 }
