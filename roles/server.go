@@ -145,12 +145,12 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 	s.Engine = flow.New(s.DB, flow.Options{
 		Node: s.Cfg.NodeName, Workers: s.Cfg.Workers, Poll: true, Logger: s.Log,
 		Hooks: flow.Hooks{
-			StepDone:     func(kind string, d time.Duration, _ error) { metrics.ObserveStep(kind, d) },
+			StepDone:     metrics.StepDone,
 			TaskAssigned: s.publishTask,
 		},
 	})
 	maxUpload := int64(s.Cfg.MaxAttachmentMB) << 20
-	accounts := auth.New(s.DB, auth.Options{Logger: s.Log})
+	accounts := auth.New(s.DB, auth.Options{Logger: s.Log, MaxFormBytes: maxUpload + 1<<20})
 	pages, err := ui.New(ui.Options{Engine: s.Engine, Accounts: accounts, Directory: s.DB, Broker: s.Broker,
 		Logger: s.Log, Version: cli.Version, MaxUpload: maxUpload})
 	if err != nil {
