@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
+	"strings"
 
 	"github.com/omflow/omflow/flow/def"
 	"github.com/omflow/omflow/store"
@@ -28,6 +28,9 @@ func (e *Engine) ImportApp(ctx context.Context, a *Actor, data []byte) (*ImportR
 	}
 	if app.Name == "" {
 		return nil, &InputError{Kind: ErrInvalid, Code: "app_name", Field: "app.name", Message: "the export names no app (app.name)"}
+	}
+	if err := checkAPIPaths(app); err != nil {
+		return nil, err
 	}
 	appRaw := appObject(app.Raw)
 	res := &ImportResult{}
@@ -83,14 +86,46 @@ func (e *Engine) flowsChanged() {
 	}
 }
 
+// checkAPIPaths: every flow needs an api_path (it names the flow in the
+// API, numbers its tickets and identifies the flow on re-import), and one
+// of digits only would be mistaken for a flow id.
+func checkAPIPaths(app *def.App) error {
+	var probs []FieldProblem
+	for _, f := range app.Flows {
+		switch {
+		case f.APIPath == "":
+			probs = append(probs, FieldProblem{Field: f.Name + ": api_path", Code: "api_path",
+				Message: fmt.Sprintf("flow %q has no api_path: give it one of letters, digits, '-' and '_'", f.Name)})
+		case strings.Trim(f.APIPath, "0123456789") == "":
+			probs = append(probs, FieldProblem{Field: f.Name + ": api_path", Code: "api_path",
+				Message: fmt.Sprintf("flow %q: api_path %q is only digits and would be taken for a flow id: add a letter", f.Name, f.APIPath)})
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	ie := &InputError{Kind: ErrInvalid, Code: "api_path", Field: probs[0].Field, Message: probs[0].Message, Details: probs}
+	if len(probs) > 1 {
+		ie.Message = fmt.Sprintf("%s (and %d more problems)", probs[0].Message, len(probs)-1)
+	}
+	return ie
+}
+
 func (e *Engine) importFlow(ctx context.Context, a *Actor, appID int64, f *def.Flow) (*ImportedFlow, error) {
 	raw := string(f.Raw)
-	row, err := e.db.FlowByRef(ctx, f.APIPath)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		row = &store.Flow{AppID: appID, Name: f.Name, APIPath: f.APIPath, Enabled: true}
-	case err != nil:
+	all, err := e.db.Flows(ctx, 0)
+	if err != nil {
 		return nil, err
+	}
+	var row *store.Flow
+	for i := range all {
+		if all[i].APIPath == f.APIPath {
+			row = &all[i]
+		}
+	}
+	switch {
+	case row == nil:
+		row = &store.Flow{AppID: appID, Name: f.Name, APIPath: f.APIPath, Enabled: true}
 	case row.AppID != appID:
 		return nil, &InputError{Kind: ErrConflict, Code: "api_path_taken", Field: "api_path",
 			Message: fmt.Sprintf("flow %q: api_path %q already belongs to another app's flow %q", f.Name, f.APIPath, row.Name)}
@@ -286,7 +321,7 @@ func (e *Engine) FlowVersions(ctx context.Context, a *Actor, flowID int64) ([]Ve
 	if !a.Admin {
 		return nil, forbidden("only administrators may list flow versions")
 	}
-	fe, err := e.flow(ctx, strconv.FormatInt(flowID, 10))
+	fe, err := e.flowByID(ctx, flowID)
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,18 @@ func (e *Engine) flow(ctx context.Context, ref string) (*flowEntry, error) {
 	return fe, nil
 }
 
+// flowByID finds a flow by its id only (an api_path never shadows it).
+func (e *Engine) flowByID(ctx context.Context, id int64) (*flowEntry, error) {
+	c, err := e.loadCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fe := c.byID[id]; fe != nil {
+		return fe, nil
+	}
+	return nil, &InputError{Kind: ErrNotFound, Code: "flow_not_found", Field: "flow", Message: fmt.Sprintf("no flow %d", id)}
+}
+
 // Permission operations.
 const (
 	opView   = "view"

@@ -73,6 +73,7 @@ type Engine struct {
 	wake     chan struct{}
 	work     chan int64 // job ids submitted for execution
 	inflight atomic.Int64
+	halted   atomic.Bool // Stop was called
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -150,6 +151,7 @@ func (e *Engine) Stop() {
 		return
 	}
 	e.stopped = true
+	e.halted.Store(true)
 	e.cancel()
 	e.mu.Unlock()
 	e.done.Wait()
@@ -189,6 +191,9 @@ func (e *Engine) Capacity() int { return e.opts.Workers }
 // Submit queues a job id to be claimed and run here (dispatch by a
 // booster). It returns false when the queue is full or the engine stopped.
 func (e *Engine) Submit(id int64) bool {
+	if e.halted.Load() {
+		return false
+	}
 	select {
 	case e.work <- id:
 		return true

@@ -63,6 +63,9 @@ func TestEngineStartStop(t *testing.T) {
 		}
 		e.Stop()
 		e.Stop() // harmless
+		if e.Submit(1) {
+			t.Fatal("a stopped engine accepted a job")
+		}
 		if c := jobsLeft(t, db); c[store.JobLeased] != 0 || c[store.JobReady] != 0 || c[store.JobFailed] != 0 {
 			t.Fatalf("jobs after Stop: %v", c)
 		}

@@ -798,3 +798,53 @@ func TestShutdownDoesNotHaltAScript(t *testing.T) {
 		}
 	})
 }
+
+// miniApp is an app of flows start → end with the given names and api_paths.
+func miniApp(app string, flows ...[2]string) []byte {
+	type m = map[string]any
+	var fs []any
+	for _, f := range flows {
+		fs = append(fs, m{"flow_name": f[0], "api_path": f[1], "formobject": m{"items": []any{}},
+			"flowobject": m{"items": []any{
+				m{"id": "FITEM_1", "type": "start", "text": "開始", "config": m{}},
+				m{"id": "FITEM_2", "type": "end", "text": "結束", "config": m{}},
+				m{"id": "FLINE_1", "type": "line", "config": m{"source_item": "FITEM_1", "target_item": "FITEM_2"}},
+			}}})
+	}
+	b, _ := json.Marshal(m{"app": m{"name": app}, "flows": fs})
+	return b
+}
+
+func TestImportNeedsUsableAPIPaths(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEngine(t, db)
+		_, err := e.ImportApp(ctx, admin, miniApp("a", [2]string{"one", ""}, [2]string{"two", ""}, [2]string{"three", "123"}, [2]string{"four", "ok"}))
+		var ie *flow.InputError
+		if !errors.As(err, &ie) || !errors.Is(err, flow.ErrInvalid) || len(ie.Details) != 3 || ie.Field != "one: api_path" {
+			t.Fatalf("import: %v %+v", err, ie)
+		}
+		if apps, err := db.Apps(ctx); err != nil || len(apps) != 0 {
+			t.Fatalf("apps after a refused import: %v %v", apps, err)
+		}
+		// Flows are matched by api_path on re-import; another app's path
+		// is refused.
+		res, err := e.ImportApp(ctx, admin, miniApp("a", [2]string{"one", "p1"}, [2]string{"two", "p2"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.ImportApp(ctx, admin, miniApp("a", [2]string{"two", "p2"}, [2]string{"one", "p1"}))
+		if err != nil || again.Flows[0].ID != res.Flows[1].ID || again.Flows[1].ID != res.Flows[0].ID || again.Flows[0].Changed {
+			t.Fatalf("reimport in another order: %+v %v", again, err)
+		}
+		if _, err := e.ImportApp(ctx, admin, miniApp("b", [2]string{"x", "p1"})); !errors.Is(err, flow.ErrConflict) {
+			t.Fatalf("another app's api_path: %v", err)
+		}
+		id := file(t, e, admin, "p1", nil)
+		drain(t, e)
+		if v := view(t, e, id); !v.Closed || v.No != "P1-"+pad(id) {
+			t.Fatalf("start → end: %+v", v)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/omflow/omflow/flow/def"
@@ -131,7 +130,7 @@ func (e *Engine) loadTask(ctx context.Context, id int64) (*store.Task, *store.Ti
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	fe, err := e.flow(ctx, strconv.FormatInt(t.FlowID, 10))
+	fe, err := e.flowByID(ctx, t.FlowID)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -206,7 +205,7 @@ func (e *Engine) Ticket(ctx context.Context, a *Actor, id int64) (*TicketView, e
 	if err != nil {
 		return nil, err
 	}
-	fe, err := e.flow(ctx, strconv.FormatInt(t.FlowID, 10))
+	fe, err := e.flowByID(ctx, t.FlowID)
 	if err != nil {
 		return nil, err
 	}
