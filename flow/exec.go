@@ -29,6 +29,9 @@ const kindStep = "step"
 // worker forever.
 const maxChain = 64
 
+// maxSleepYears bounds a sleep node's wait.
+const maxSleepYears = 100
+
 // compiled is a parsed flow version with its scripts compiled on first use.
 type compiled struct {
 	flow    *def.Flow
@@ -407,9 +410,15 @@ func (r *run) enter(ctx context.Context, tok *token, path string) {
 			r.fail(path, n.Name, err.Error())
 			return
 		}
+		if limit := now.AddDate(maxSleepYears, 0, 0); at.After(limit) {
+			r.fail(path, n.Name, fmt.Sprintf("wake-up time %s is more than %d years away", at.UTC().Format(time.RFC3339), maxSleepYears))
+			return
+		}
 		tok.Wait = waitTimer
 		ev.Message = "until " + at.UTC().Format(time.RFC3339Nano)
-		r.enqueue(tok, path, true, at)
+		// A time already past wakes at once (and stays in every
+		// database's date range).
+		r.enqueue(tok, path, true, latest(at, now))
 	case def.NodeEnd:
 		if !r.assign(path, n, cfg.Output, true) {
 			return
@@ -459,6 +468,13 @@ func (r *run) join(g *def.Graph, n *def.Node, tok *token, path, prefix string, e
 	}
 	ev.Message = fmt.Sprintf("joined: %s arrived", branches(arrived))
 	r.leave(tok, path)
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func branches(n int) string {

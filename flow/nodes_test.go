@@ -457,6 +457,18 @@ func TestSleepUntilUsesEngineLocation(t *testing.T) {
 		if task := openTask(t, e, id); task.NodeID != "FITEM_3" {
 			t.Fatalf("a time in the past should wake at once: %+v", task)
 		}
+		// Times out of every database's range: long past wakes at once,
+		// far future halts naming the node.
+		past := file(t, e, admin, "until", map[string]any{"FORMITM_2": "0001-01-01"})
+		future := file(t, e, admin, "until", map[string]any{"FORMITM_2": "9999-12-31 23:59"})
+		drain(t, e)
+		if task := openTask(t, e, past); task.NodeID != "FITEM_3" {
+			t.Fatalf("year 1: %+v", task)
+		}
+		if v := view(t, e, future); !strings.Contains(v.Error, "FITEM_2 (等到)") || !strings.Contains(v.Error, "100 years") {
+			t.Fatalf("year 9999: error %q\n%s", v.Error, history(v))
+		}
+		noJobs(t, db)
 	})
 }
 
