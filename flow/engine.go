@@ -47,6 +47,11 @@ type Hooks struct {
 	StepDone func(kind string, d time.Duration, err error)
 	// FlowsChanged is called after apps or flows change (cluster events).
 	FlowsChanged func()
+	// JobDone is called when a job given to Submit is over here: claimed
+	// and run (claimed true), or skipped because it was gone, not due or
+	// held by another node (false). A booster counts it as no longer in
+	// flight on this server.
+	JobDone func(id int64, claimed bool)
 }
 
 // JobRef names an enqueued job and when it falls due.
@@ -210,25 +215,30 @@ func (e *Engine) worker(ctx context.Context) {
 			return
 		case id := <-e.work:
 			e.inflight.Add(1)
-			e.runID(ctx, id)
+			claimed := e.runID(ctx, id)
 			e.inflight.Add(-1)
+			if e.opts.Hooks.JobDone != nil {
+				e.opts.Hooks.JobDone(id, claimed)
+			}
 		}
 	}
 }
 
-// runID claims and runs one job. A job that another node holds is skipped.
-func (e *Engine) runID(ctx context.Context, id int64) {
+// runID claims and runs one job; it reports whether it claimed it. A job
+// that another node holds is skipped.
+func (e *Engine) runID(ctx context.Context, id int64) bool {
 	j, err := e.db.ClaimJob(ctx, id, e.owner, e.opts.LeaseTTL)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claim job", "job", id, "err", err)
 		}
-		return
+		return false
 	}
 	if j == nil {
-		return
+		return false
 	}
 	e.RunJob(ctx, j)
+	return true
 }
 
 // poller claims due jobs while polling is on, as fast as workers free up,
