@@ -76,6 +76,20 @@ func ValidateServerMsg(m *rpcpb.ServerMsg) error {
 		if v.Ready.GetCount() < 0 {
 			return fmt.Errorf("ready.count %d: must not be negative", v.Ready.GetCount())
 		}
+		js := v.Ready.GetJobs()
+		if len(js) > maxJobsPerMsg {
+			return fmt.Errorf("ready.jobs: %d jobs, want at most %d", len(js), maxJobsPerMsg)
+		}
+		for i, j := range js {
+			if j.GetId() <= 0 {
+				return fmt.Errorf("ready.jobs[%d].id %d: must be positive", i, j.GetId())
+			}
+			if j.GetRunAtUnixMs() < 0 {
+				return fmt.Errorf("ready.jobs[%d].run_at_unix_ms %d: must not be negative", i, j.GetRunAtUnixMs())
+			}
+		}
+	case *rpcpb.ServerMsg_Event:
+		return validateEvent(v.Event)
 	case nil:
 		return errors.New("server message: empty")
 	default:
@@ -106,18 +120,30 @@ func ValidateBoosterMsg(m *rpcpb.BoosterMsg) error {
 			return fmt.Errorf("dispatch.epoch %d: must be 1 or more", v.Dispatch.GetEpoch())
 		}
 	case *rpcpb.BoosterMsg_Event:
-		if k := v.Event.GetKind(); k == "" || len(k) > maxEventKind {
-			return fmt.Errorf("event.kind %q: want 1-%d bytes", k, maxEventKind)
-		}
-		if len(v.Event.GetPayload()) > maxEventBytes {
-			return fmt.Errorf("event.payload: more than %d bytes", maxEventBytes)
-		}
+		return validateEvent(v.Event)
 	case *rpcpb.BoosterMsg_Redirect:
 		return checkHostPort("redirect.active", v.Redirect.GetActive(), false)
+	case *rpcpb.BoosterMsg_Heartbeat:
+		if v.Heartbeat.GetEpoch() < 1 {
+			return fmt.Errorf("heartbeat.epoch %d: must be 1 or more", v.Heartbeat.GetEpoch())
+		}
 	case nil:
 		return errors.New("booster message: empty")
 	default:
 		return fmt.Errorf("booster message: unknown kind %T", v)
+	}
+	return nil
+}
+
+func validateEvent(e *rpcpb.ClusterEvent) error {
+	if k := e.GetKind(); k == "" || len(k) > maxEventKind {
+		return fmt.Errorf("event.kind %q: want 1-%d bytes", k, maxEventKind)
+	}
+	if err := checkName("event.kind", e.GetKind(), true); err != nil {
+		return err
+	}
+	if len(e.GetPayload()) > maxEventBytes {
+		return fmt.Errorf("event.payload: more than %d bytes", maxEventBytes)
 	}
 	return nil
 }

@@ -197,6 +197,10 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 // Addr is the node address this client talks to.
 func (c *Client) Addr() string { return c.addr }
 
+// ResetBackoff makes a connection that waits to retry its node try again
+// at once (for example when gossip reports the node alive again).
+func (c *Client) ResetBackoff() { c.conn.ResetConnectBackoff() }
+
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 

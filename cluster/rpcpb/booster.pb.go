@@ -37,6 +37,7 @@ type ServerMsg struct {
 	//	*ServerMsg_Load
 	//	*ServerMsg_Done
 	//	*ServerMsg_Ready
+	//	*ServerMsg_Event
 	Msg           isServerMsg_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -115,6 +116,15 @@ func (x *ServerMsg) GetReady() *JobsReady {
 	return nil
 }
 
+func (x *ServerMsg) GetEvent() *ClusterEvent {
+	if x != nil {
+		if x, ok := x.Msg.(*ServerMsg_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
 type isServerMsg_Msg interface {
 	isServerMsg_Msg()
 }
@@ -135,6 +145,10 @@ type ServerMsg_Ready struct {
 	Ready *JobsReady `protobuf:"bytes,4,opt,name=ready,proto3,oneof"`
 }
 
+type ServerMsg_Event struct {
+	Event *ClusterEvent `protobuf:"bytes,5,opt,name=event,proto3,oneof"` // relayed by the booster to every other server
+}
+
 func (*ServerMsg_Register) isServerMsg_Msg() {}
 
 func (*ServerMsg_Load) isServerMsg_Msg() {}
@@ -142,6 +156,8 @@ func (*ServerMsg_Load) isServerMsg_Msg() {}
 func (*ServerMsg_Done) isServerMsg_Msg() {}
 
 func (*ServerMsg_Ready) isServerMsg_Msg() {}
+
+func (*ServerMsg_Event) isServerMsg_Msg() {}
 
 // Register opens a session. It must be the first message.
 type Register struct {
@@ -319,10 +335,17 @@ func (x *JobsDone) GetResults() []*JobResult {
 }
 
 type JobResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Ok            bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
-	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // why it failed, when !ok
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId int64                  `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Ok    bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	Error string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"` // why it failed, when !ok
+	// rejected: the server did not take the job (its queue was full or it
+	// is stopping); the booster dispatches it elsewhere at once.
+	Rejected bool `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// claimed: the server claimed and ran the job. false with !rejected:
+	// the job was gone, not due or held by another node when the server
+	// tried (a dispatch that was not needed).
+	Claimed       bool `protobuf:"varint,5,opt,name=claimed,proto3" json:"claimed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,11 +401,28 @@ func (x *JobResult) GetError() string {
 	return ""
 }
 
+func (x *JobResult) GetRejected() bool {
+	if x != nil {
+		return x.Rejected
+	}
+	return false
+}
+
+func (x *JobResult) GetClaimed() bool {
+	if x != nil {
+		return x.Claimed
+	}
+	return false
+}
+
 // JobsReady says the server committed new jobs (the outbox): the booster
 // should look at the jobs table now rather than at its next sweep.
 type JobsReady struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"` // how many, 0 if unknown
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Count int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"` // how many, 0 if unknown
+	// jobs names them, when the server knows them: the booster dispatches
+	// the due ones without reading the jobs table and schedules the others.
+	Jobs          []*ReadyJob `protobuf:"bytes,2,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -424,6 +464,65 @@ func (x *JobsReady) GetCount() int32 {
 	return 0
 }
 
+func (x *JobsReady) GetJobs() []*ReadyJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type ReadyJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	RunAtUnixMs   int64                  `protobuf:"varint,2,opt,name=run_at_unix_ms,json=runAtUnixMs,proto3" json:"run_at_unix_ms,omitempty"` // when it falls due (0: now)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadyJob) Reset() {
+	*x = ReadyJob{}
+	mi := &file_booster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadyJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadyJob) ProtoMessage() {}
+
+func (x *ReadyJob) ProtoReflect() protoreflect.Message {
+	mi := &file_booster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadyJob.ProtoReflect.Descriptor instead.
+func (*ReadyJob) Descriptor() ([]byte, []int) {
+	return file_booster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReadyJob) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ReadyJob) GetRunAtUnixMs() int64 {
+	if x != nil {
+		return x.RunAtUnixMs
+	}
+	return 0
+}
+
 // BoosterMsg is what the booster sends on a Connect stream.
 type BoosterMsg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -433,6 +532,7 @@ type BoosterMsg struct {
 	//	*BoosterMsg_Dispatch
 	//	*BoosterMsg_Event
 	//	*BoosterMsg_Redirect
+	//	*BoosterMsg_Heartbeat
 	Msg           isBoosterMsg_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -440,7 +540,7 @@ type BoosterMsg struct {
 
 func (x *BoosterMsg) Reset() {
 	*x = BoosterMsg{}
-	mi := &file_booster_proto_msgTypes[6]
+	mi := &file_booster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +552,7 @@ func (x *BoosterMsg) String() string {
 func (*BoosterMsg) ProtoMessage() {}
 
 func (x *BoosterMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[6]
+	mi := &file_booster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +565,7 @@ func (x *BoosterMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoosterMsg.ProtoReflect.Descriptor instead.
 func (*BoosterMsg) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{6}
+	return file_booster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BoosterMsg) GetMsg() isBoosterMsg_Msg {
@@ -511,6 +611,15 @@ func (x *BoosterMsg) GetRedirect() *Redirect {
 	return nil
 }
 
+func (x *BoosterMsg) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Msg.(*BoosterMsg_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isBoosterMsg_Msg interface {
 	isBoosterMsg_Msg()
 }
@@ -531,6 +640,10 @@ type BoosterMsg_Redirect struct {
 	Redirect *Redirect `protobuf:"bytes,4,opt,name=redirect,proto3,oneof"`
 }
 
+type BoosterMsg_Heartbeat struct {
+	Heartbeat *Heartbeat `protobuf:"bytes,5,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*BoosterMsg_Welcome) isBoosterMsg_Msg() {}
 
 func (*BoosterMsg_Dispatch) isBoosterMsg_Msg() {}
@@ -538,6 +651,54 @@ func (*BoosterMsg_Dispatch) isBoosterMsg_Msg() {}
 func (*BoosterMsg_Event) isBoosterMsg_Msg() {}
 
 func (*BoosterMsg_Redirect) isBoosterMsg_Msg() {}
+
+func (*BoosterMsg_Heartbeat) isBoosterMsg_Msg() {}
+
+// Heartbeat is sent on an otherwise idle stream, so that a server notices a
+// booster that stopped answering (paused, cut off) before TCP does.
+type Heartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         int64                  `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_booster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_booster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_booster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Heartbeat) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
 
 // Welcome accepts a Register: this booster is active at epoch.
 type Welcome struct {
@@ -550,7 +711,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_booster_proto_msgTypes[7]
+	mi := &file_booster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +723,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[7]
+	mi := &file_booster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +736,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{7}
+	return file_booster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Welcome) GetBooster() string {
@@ -603,7 +764,7 @@ type Dispatch struct {
 
 func (x *Dispatch) Reset() {
 	*x = Dispatch{}
-	mi := &file_booster_proto_msgTypes[8]
+	mi := &file_booster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +776,7 @@ func (x *Dispatch) String() string {
 func (*Dispatch) ProtoMessage() {}
 
 func (x *Dispatch) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[8]
+	mi := &file_booster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +789,7 @@ func (x *Dispatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dispatch.ProtoReflect.Descriptor instead.
 func (*Dispatch) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{8}
+	return file_booster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Dispatch) GetJobIds() []int64 {
@@ -659,7 +820,7 @@ type ClusterEvent struct {
 
 func (x *ClusterEvent) Reset() {
 	*x = ClusterEvent{}
-	mi := &file_booster_proto_msgTypes[9]
+	mi := &file_booster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +832,7 @@ func (x *ClusterEvent) String() string {
 func (*ClusterEvent) ProtoMessage() {}
 
 func (x *ClusterEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[9]
+	mi := &file_booster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +845,7 @@ func (x *ClusterEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterEvent.ProtoReflect.Descriptor instead.
 func (*ClusterEvent) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{9}
+	return file_booster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClusterEvent) GetKind() string {
@@ -721,7 +882,7 @@ type Redirect struct {
 
 func (x *Redirect) Reset() {
 	*x = Redirect{}
-	mi := &file_booster_proto_msgTypes[10]
+	mi := &file_booster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +894,7 @@ func (x *Redirect) String() string {
 func (*Redirect) ProtoMessage() {}
 
 func (x *Redirect) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[10]
+	mi := &file_booster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +907,7 @@ func (x *Redirect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redirect.ProtoReflect.Descriptor instead.
 func (*Redirect) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{10}
+	return file_booster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Redirect) GetActive() string {
@@ -778,7 +939,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_booster_proto_msgTypes[11]
+	mi := &file_booster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +951,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[11]
+	mi := &file_booster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +964,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{11}
+	return file_booster_proto_rawDescGZIP(), []int{13}
 }
 
 // StatusReply mirrors the JSON of GET /api/v1/cluster.
@@ -820,7 +981,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_booster_proto_msgTypes[12]
+	mi := &file_booster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +993,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[12]
+	mi := &file_booster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1006,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{12}
+	return file_booster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatusReply) GetMode() string {
@@ -899,7 +1060,7 @@ type MemberStatus struct {
 
 func (x *MemberStatus) Reset() {
 	*x = MemberStatus{}
-	mi := &file_booster_proto_msgTypes[13]
+	mi := &file_booster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1072,7 @@ func (x *MemberStatus) String() string {
 func (*MemberStatus) ProtoMessage() {}
 
 func (x *MemberStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[13]
+	mi := &file_booster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1085,7 @@ func (x *MemberStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberStatus.ProtoReflect.Descriptor instead.
 func (*MemberStatus) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{13}
+	return file_booster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MemberStatus) GetName() string {
@@ -987,12 +1148,13 @@ var File_booster_proto protoreflect.FileDescriptor
 
 const file_booster_proto_rawDesc = "" +
 	"\n" +
-	"\rbooster.proto\x12\x11omflow.cluster.v1\"\xe5\x01\n" +
+	"\rbooster.proto\x12\x11omflow.cluster.v1\"\x9e\x02\n" +
 	"\tServerMsg\x129\n" +
 	"\bregister\x18\x01 \x01(\v2\x1b.omflow.cluster.v1.RegisterH\x00R\bregister\x12-\n" +
 	"\x04load\x18\x02 \x01(\v2\x17.omflow.cluster.v1.LoadH\x00R\x04load\x121\n" +
 	"\x04done\x18\x03 \x01(\v2\x1b.omflow.cluster.v1.JobsDoneH\x00R\x04done\x124\n" +
-	"\x05ready\x18\x04 \x01(\v2\x1c.omflow.cluster.v1.JobsReadyH\x00R\x05readyB\x05\n" +
+	"\x05ready\x18\x04 \x01(\v2\x1c.omflow.cluster.v1.JobsReadyH\x00R\x05ready\x127\n" +
+	"\x05event\x18\x05 \x01(\v2\x1f.omflow.cluster.v1.ClusterEventH\x00R\x05eventB\x05\n" +
 	"\x03msg\"\x8b\x01\n" +
 	"\bRegister\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -1004,20 +1166,29 @@ const file_booster_proto_rawDesc = "" +
 	"\arunning\x18\x01 \x01(\x05R\arunning\x12\x1a\n" +
 	"\bcapacity\x18\x02 \x01(\x05R\bcapacity\"B\n" +
 	"\bJobsDone\x126\n" +
-	"\aresults\x18\x01 \x03(\v2\x1c.omflow.cluster.v1.JobResultR\aresults\"H\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.omflow.cluster.v1.JobResultR\aresults\"~\n" +
 	"\tJobResult\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\x03R\x05jobId\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"!\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1a\n" +
+	"\brejected\x18\x04 \x01(\bR\brejected\x12\x18\n" +
+	"\aclaimed\x18\x05 \x01(\bR\aclaimed\"R\n" +
 	"\tJobsReady\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x05R\x05count\"\xfa\x01\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12/\n" +
+	"\x04jobs\x18\x02 \x03(\v2\x1b.omflow.cluster.v1.ReadyJobR\x04jobs\"?\n" +
+	"\bReadyJob\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12#\n" +
+	"\x0erun_at_unix_ms\x18\x02 \x01(\x03R\vrunAtUnixMs\"\xb8\x02\n" +
 	"\n" +
 	"BoosterMsg\x126\n" +
 	"\awelcome\x18\x01 \x01(\v2\x1a.omflow.cluster.v1.WelcomeH\x00R\awelcome\x129\n" +
 	"\bdispatch\x18\x02 \x01(\v2\x1b.omflow.cluster.v1.DispatchH\x00R\bdispatch\x127\n" +
 	"\x05event\x18\x03 \x01(\v2\x1f.omflow.cluster.v1.ClusterEventH\x00R\x05event\x129\n" +
-	"\bredirect\x18\x04 \x01(\v2\x1b.omflow.cluster.v1.RedirectH\x00R\bredirectB\x05\n" +
-	"\x03msg\"9\n" +
+	"\bredirect\x18\x04 \x01(\v2\x1b.omflow.cluster.v1.RedirectH\x00R\bredirect\x12<\n" +
+	"\theartbeat\x18\x05 \x01(\v2\x1c.omflow.cluster.v1.HeartbeatH\x00R\theartbeatB\x05\n" +
+	"\x03msg\"!\n" +
+	"\tHeartbeat\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\"9\n" +
 	"\aWelcome\x12\x18\n" +
 	"\abooster\x18\x01 \x01(\tR\abooster\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\"9\n" +
@@ -1065,7 +1236,7 @@ func file_booster_proto_rawDescGZIP() []byte {
 	return file_booster_proto_rawDescData
 }
 
-var file_booster_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_booster_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_booster_proto_goTypes = []any{
 	(*ServerMsg)(nil),     // 0: omflow.cluster.v1.ServerMsg
 	(*Register)(nil),      // 1: omflow.cluster.v1.Register
@@ -1073,35 +1244,40 @@ var file_booster_proto_goTypes = []any{
 	(*JobsDone)(nil),      // 3: omflow.cluster.v1.JobsDone
 	(*JobResult)(nil),     // 4: omflow.cluster.v1.JobResult
 	(*JobsReady)(nil),     // 5: omflow.cluster.v1.JobsReady
-	(*BoosterMsg)(nil),    // 6: omflow.cluster.v1.BoosterMsg
-	(*Welcome)(nil),       // 7: omflow.cluster.v1.Welcome
-	(*Dispatch)(nil),      // 8: omflow.cluster.v1.Dispatch
-	(*ClusterEvent)(nil),  // 9: omflow.cluster.v1.ClusterEvent
-	(*Redirect)(nil),      // 10: omflow.cluster.v1.Redirect
-	(*StatusRequest)(nil), // 11: omflow.cluster.v1.StatusRequest
-	(*StatusReply)(nil),   // 12: omflow.cluster.v1.StatusReply
-	(*MemberStatus)(nil),  // 13: omflow.cluster.v1.MemberStatus
+	(*ReadyJob)(nil),      // 6: omflow.cluster.v1.ReadyJob
+	(*BoosterMsg)(nil),    // 7: omflow.cluster.v1.BoosterMsg
+	(*Heartbeat)(nil),     // 8: omflow.cluster.v1.Heartbeat
+	(*Welcome)(nil),       // 9: omflow.cluster.v1.Welcome
+	(*Dispatch)(nil),      // 10: omflow.cluster.v1.Dispatch
+	(*ClusterEvent)(nil),  // 11: omflow.cluster.v1.ClusterEvent
+	(*Redirect)(nil),      // 12: omflow.cluster.v1.Redirect
+	(*StatusRequest)(nil), // 13: omflow.cluster.v1.StatusRequest
+	(*StatusReply)(nil),   // 14: omflow.cluster.v1.StatusReply
+	(*MemberStatus)(nil),  // 15: omflow.cluster.v1.MemberStatus
 }
 var file_booster_proto_depIdxs = []int32{
 	1,  // 0: omflow.cluster.v1.ServerMsg.register:type_name -> omflow.cluster.v1.Register
 	2,  // 1: omflow.cluster.v1.ServerMsg.load:type_name -> omflow.cluster.v1.Load
 	3,  // 2: omflow.cluster.v1.ServerMsg.done:type_name -> omflow.cluster.v1.JobsDone
 	5,  // 3: omflow.cluster.v1.ServerMsg.ready:type_name -> omflow.cluster.v1.JobsReady
-	4,  // 4: omflow.cluster.v1.JobsDone.results:type_name -> omflow.cluster.v1.JobResult
-	7,  // 5: omflow.cluster.v1.BoosterMsg.welcome:type_name -> omflow.cluster.v1.Welcome
-	8,  // 6: omflow.cluster.v1.BoosterMsg.dispatch:type_name -> omflow.cluster.v1.Dispatch
-	9,  // 7: omflow.cluster.v1.BoosterMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
-	10, // 8: omflow.cluster.v1.BoosterMsg.redirect:type_name -> omflow.cluster.v1.Redirect
-	13, // 9: omflow.cluster.v1.StatusReply.members:type_name -> omflow.cluster.v1.MemberStatus
-	0,  // 10: omflow.cluster.v1.Booster.Connect:input_type -> omflow.cluster.v1.ServerMsg
-	11, // 11: omflow.cluster.v1.Booster.Status:input_type -> omflow.cluster.v1.StatusRequest
-	6,  // 12: omflow.cluster.v1.Booster.Connect:output_type -> omflow.cluster.v1.BoosterMsg
-	12, // 13: omflow.cluster.v1.Booster.Status:output_type -> omflow.cluster.v1.StatusReply
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 4: omflow.cluster.v1.ServerMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
+	4,  // 5: omflow.cluster.v1.JobsDone.results:type_name -> omflow.cluster.v1.JobResult
+	6,  // 6: omflow.cluster.v1.JobsReady.jobs:type_name -> omflow.cluster.v1.ReadyJob
+	9,  // 7: omflow.cluster.v1.BoosterMsg.welcome:type_name -> omflow.cluster.v1.Welcome
+	10, // 8: omflow.cluster.v1.BoosterMsg.dispatch:type_name -> omflow.cluster.v1.Dispatch
+	11, // 9: omflow.cluster.v1.BoosterMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
+	12, // 10: omflow.cluster.v1.BoosterMsg.redirect:type_name -> omflow.cluster.v1.Redirect
+	8,  // 11: omflow.cluster.v1.BoosterMsg.heartbeat:type_name -> omflow.cluster.v1.Heartbeat
+	15, // 12: omflow.cluster.v1.StatusReply.members:type_name -> omflow.cluster.v1.MemberStatus
+	0,  // 13: omflow.cluster.v1.Booster.Connect:input_type -> omflow.cluster.v1.ServerMsg
+	13, // 14: omflow.cluster.v1.Booster.Status:input_type -> omflow.cluster.v1.StatusRequest
+	7,  // 15: omflow.cluster.v1.Booster.Connect:output_type -> omflow.cluster.v1.BoosterMsg
+	14, // 16: omflow.cluster.v1.Booster.Status:output_type -> omflow.cluster.v1.StatusReply
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_booster_proto_init() }
@@ -1114,12 +1290,14 @@ func file_booster_proto_init() {
 		(*ServerMsg_Load)(nil),
 		(*ServerMsg_Done)(nil),
 		(*ServerMsg_Ready)(nil),
+		(*ServerMsg_Event)(nil),
 	}
-	file_booster_proto_msgTypes[6].OneofWrappers = []any{
+	file_booster_proto_msgTypes[7].OneofWrappers = []any{
 		(*BoosterMsg_Welcome)(nil),
 		(*BoosterMsg_Dispatch)(nil),
 		(*BoosterMsg_Event)(nil),
 		(*BoosterMsg_Redirect)(nil),
+		(*BoosterMsg_Heartbeat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1127,7 +1305,7 @@ func file_booster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_booster_proto_rawDesc), len(file_booster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
