@@ -698,6 +698,9 @@ func (r *run) write(ctx context.Context) error {
 		}
 		return err
 	}
+	for _, t := range r.tasks {
+		t.NodeName = column(t.NodeName, 191)
+	}
 	if err := r.e.db.CreateTasks(ctx, r.tasks...); err != nil {
 		return err
 	}
@@ -722,7 +725,7 @@ func (r *run) write(ctx context.Context) error {
 		}
 	}
 	for _, ev := range r.events {
-		ev.Message = column(ev.Message, 4000)
+		ev.NodeName, ev.Message = column(ev.NodeName, 191), column(ev.Message, 4000)
 	}
 	if err := r.e.db.AddEvents(ctx, r.events...); err != nil {
 		return err
