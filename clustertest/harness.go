@@ -165,6 +165,20 @@ func (c *Cluster) Nodes() []*Node {
 	return append(append([]*Node(nil), c.Boosters...), c.Servers...)
 }
 
+// ExtraNode adds a node that is not one of the cluster's boosters or
+// servers (not used by Start, loads or status polls) but gets the same
+// settings; set its Env before starting it. It is killed at cleanup.
+func (c *Cluster) ExtraNode(name, role, ip string) *Node {
+	c.t.Helper()
+	n := c.newNode(c.opts.Name+name, role, ip)
+	c.t.Cleanup(func() { n.cleanup(c.t) })
+	return n
+}
+
+// SetBoosterAddrs changes the BOOSTER, SECOND_BOOSTER pair given to nodes
+// started from now on.
+func (c *Cluster) SetBoosterAddrs(addrs ...string) { c.opts.BoosterAddrs = addrs }
+
 // BoosterAddrs is the BOOSTER, SECOND_BOOSTER pair every node is given.
 func (c *Cluster) BoosterAddrs() []string {
 	if c.opts.BoosterAddrs != nil {
