@@ -102,8 +102,15 @@ func (db *DB) lockMigrations(c *gorm.DB) (func(), error) {
 		}
 		return func() { c.Exec("SELECT RELEASE_LOCK('omflow_migrate')") }, nil
 	case SQLServer:
-		if err := c.Exec("EXEC sp_getapplock @Resource = 'omflow_migrate', @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 300000").Error; err != nil {
+		// sp_getapplock reports a timeout or a deadlock in its return
+		// value (below 0), not as an error: read it.
+		var got int
+		err := c.Raw("DECLARE @r int; EXEC @r = sp_getapplock @Resource = 'omflow_migrate', @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 300000; SELECT @r").Row().Scan(&got)
+		if err != nil {
 			return nil, fmt.Errorf("lock migrations: %w", err)
+		}
+		if got < 0 {
+			return nil, fmt.Errorf("lock migrations: sp_getapplock returned %d (timed out after 5 minutes or chosen as deadlock victim)", got)
 		}
 		return func() {
 			c.Exec("EXEC sp_releaseapplock @Resource = 'omflow_migrate', @LockOwner = 'Session'")

@@ -16,7 +16,6 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlserver"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // Options says which database to open.
@@ -63,13 +62,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := gorm.Open(dial, &gorm.Config{
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-		Logger:                 logger.Discard,
-		SkipDefaultTransaction: true,
-		PrepareStmt:            !o.Engine.IsSQLServer(),
-		TranslateError:         true,
-	})
+	g, err := gorm.Open(dial, gormConfig(o.Engine))
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", o.Engine, err)
 	}

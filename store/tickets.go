@@ -114,8 +114,11 @@ func (db *DB) Tickets(ctx context.Context, q TicketQuery) ([]Ticket, int64, erro
 	return out, total, nil
 }
 
+// escapeLike makes s match literally in a LIKE pattern with ESCAPE '!'.
+// "[" opens a character class in SQL Server's LIKE; the other engines read
+// "![" as a plain "[".
 func escapeLike(s string) string {
-	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_", "[", "![")
 	return r.Replace(s)
 }
 
