@@ -2,6 +2,7 @@ package standalone
 
 import (
 	"fmt"
+	"github.com/omflow/omflow/bench/internal/pgwire"
 	"sort"
 	"strings"
 	"time"
@@ -97,15 +98,12 @@ func Details(rs []Result) string {
 		n := float64(max(r.Filed, 1))
 		fmt.Fprintf(&b, "\n%s, %d clients, %d tickets\n", engineLabel(r.Engine), r.Conc, r.Filed)
 		if r.SQL != nil {
-			fmt.Fprintf(&b, "  SQL per ticket: %.1f statements, %.1f round trips, %.2f prepares\n",
-				float64(r.SQL.Executes)/n, float64(r.SQL.RoundTrips)/n, float64(r.SQL.Parses)/n)
-			for _, s := range r.SQL.Top {
-				q := s.SQL
-				if len(q) > 160 {
-					q = q[:160] + "…"
-				}
-				fmt.Fprintf(&b, "  %6.2f  %s\n", float64(s.N)/n, q)
-			}
+			fmt.Fprintf(&b, "  SQL per ticket: %.1f statements executed, %.1f round trips (Sync/Query), %.2f prepared (Parse), %.2f closed\n",
+				float64(r.SQL.Executes)/n, float64(r.SQL.RoundTrips)/n, float64(r.SQL.Parses)/n, float64(r.SQL.Closes)/n)
+			b.WriteString("  executed per ticket:\n")
+			writeStatements(&b, r.SQL.Top, n)
+			b.WriteString("  prepared per ticket:\n")
+			writeStatements(&b, r.SQL.TopPrepared, n)
 		}
 		if len(r.Tables) > 0 {
 			names := make([]string, 0, len(r.Tables))
@@ -123,4 +121,14 @@ func Details(rs []Result) string {
 		}
 	}
 	return b.String()
+}
+
+func writeStatements(b *strings.Builder, ss []pgwire.StatementCount, n float64) {
+	for _, s := range ss {
+		q := s.SQL
+		if len(q) > 150 {
+			q = q[:150] + "…"
+		}
+		fmt.Fprintf(b, "  %6.2f  %s\n", float64(s.N)/n, q)
+	}
 }

@@ -58,7 +58,12 @@ type Options struct {
 	// server and the database to count statements per ticket. It adds a hop
 	// to every query, so its rates are not the published ones.
 	CountSQL bool
-	Log      *slog.Logger
+	// TableStats (PostgreSQL) reads pg_stat_user_tables before and after
+	// each level for rows inserted, updated and deleted per ticket. The
+	// server's idle connections report their counts only every ~10 s, so
+	// this waits 11 s after each level.
+	TableStats bool
+	Log        *slog.Logger
 }
 
 // Result is one concurrency level.
@@ -104,8 +109,8 @@ func perSec(n int64, d time.Duration) float64 {
 
 // SQLCounts are the statements the server sent during a level.
 type SQLCounts struct {
-	Executes, RoundTrips, Parses int64
-	Top                          []pgwire.StatementCount
+	Executes, RoundTrips, Parses, Closes int64
+	Top, TopPrepared                     []pgwire.StatementCount
 }
 
 // EngineRun is the outcome of one engine's benchmark.
@@ -281,7 +286,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 		return res, err
 	}
 	var tables0 map[string]TableStats
-	if r.schema != "" {
+	if r.schema != "" && r.o.TableStats {
 		tables0, _ = r.w.TableStats(ctx, r.schema)
 	}
 	if err := r.srv.ResetPeakRSS(); err != nil {
@@ -437,7 +442,8 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	res.ClientCPU = SelfCPU() - selfCPU0
 	if r.proxy != nil {
 		s := r.proxy.Snapshot()
-		res.SQL = &SQLCounts{Executes: s.Executes, RoundTrips: s.Syncs, Parses: s.Parses, Top: s.Top(25)}
+		res.SQL = &SQLCounts{Executes: s.Executes, RoundTrips: s.Syncs, Parses: s.Parses, Closes: s.Closes,
+			Top: s.Top(25), TopPrepared: s.TopPrepared(15)}
 	}
 
 	adv, err := r.w.Advanced(ctx, before)
@@ -450,9 +456,14 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	if adv.Tickets != res.Filed {
 		return res, fmt.Errorf("%d tickets answered 201 but the database holds %d new tickets", res.Filed, adv.Tickets)
 	}
-	if r.schema != "" {
-		// The statistics collector reports with a delay of up to a second.
-		time.Sleep(1500 * time.Millisecond)
+	if r.schema != "" && r.o.TableStats {
+		// Backends flush their table counters when they go idle, at most
+		// every 10 s (PGSTAT_IDLE_INTERVAL).
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(11 * time.Second):
+		}
 		if tables1, err := r.w.TableStats(ctx, r.schema); err == nil {
 			res.Tables = diffTables(tables0, tables1)
 		}

@@ -22,14 +22,21 @@ type Counts struct {
 	Statements map[string]int64 // executions by normalized SQL text
 	Executes   int64            // Execute messages and statements in simple Query messages
 	Syncs      int64            // round trips: Sync plus simple Query messages
-	Parses     int64            // statements prepared
+	Parses     int64            // statements prepared (Parse messages)
+	Prepared   map[string]int64 // Parse messages by normalized SQL text
+	Closes     int64            // prepared statements closed (Close messages)
 	Conns      int64            // connections opened
 }
 
 // Top returns the n most executed statements, most first.
-func (c Counts) Top(n int) []StatementCount {
-	out := make([]StatementCount, 0, len(c.Statements))
-	for q, k := range c.Statements {
+func (c Counts) Top(n int) []StatementCount { return top(c.Statements, n) }
+
+// TopPrepared returns the n most often prepared statements, most first.
+func (c Counts) TopPrepared(n int) []StatementCount { return top(c.Prepared, n) }
+
+func top(m map[string]int64, n int) []StatementCount {
+	out := make([]StatementCount, 0, len(m))
+	for q, k := range m {
 		out = append(out, StatementCount{SQL: q, N: k})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -72,7 +79,7 @@ func Listen(target string, log *slog.Logger) (*Proxy, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Proxy{Target: target, log: log, ln: ln, c: Counts{Statements: map[string]int64{}}}
+	p := &Proxy{Target: target, log: log, ln: ln, c: Counts{Statements: map[string]int64{}, Prepared: map[string]int64{}}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -97,13 +104,17 @@ func (p *Proxy) Snapshot() Counts {
 	for k, v := range p.c.Statements {
 		c.Statements[k] = v
 	}
+	c.Prepared = make(map[string]int64, len(p.c.Prepared))
+	for k, v := range p.c.Prepared {
+		c.Prepared[k] = v
+	}
 	return c
 }
 
 // Reset zeroes the counts.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
-	p.c = Counts{Statements: map[string]int64{}}
+	p.c = Counts{Statements: map[string]int64{}, Prepared: map[string]int64{}}
 	p.mu.Unlock()
 }
 
@@ -194,9 +205,11 @@ func (p *Proxy) message(st *connState, typ byte, body []byte) {
 	case 'P': // Parse: name, query, ...
 		name, rest := cstring(body)
 		q, _ := cstring(rest)
-		st.stmts[name] = Normalize(q)
+		nq := Normalize(q)
+		st.stmts[name] = nq
 		p.mu.Lock()
 		p.c.Parses++
+		p.c.Prepared[nq]++
 		p.mu.Unlock()
 	case 'B': // Bind: portal, statement, ...
 		portal, rest := cstring(body)
@@ -221,6 +234,9 @@ func (p *Proxy) message(st *connState, typ byte, body []byte) {
 		p.c.Statements[Normalize(q)]++
 		p.mu.Unlock()
 	case 'C': // Close: 'S' or 'P', name
+		p.mu.Lock()
+		p.c.Closes++
+		p.mu.Unlock()
 		if len(body) > 1 {
 			name, _ := cstring(body[1:])
 			if body[0] == 'S' {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/omflow/omflow/bench/internal/machine"
+)
+
+type report struct {
+	Info        machine.Info
+	Runs, Jobs  int
+	Workers     int
+	Trickle     float64
+	Failover    failoverResult
+	FailoverErr error
+	Dispatch    []dispatchResult
+}
+
+// percentile is the nearest-rank percentile p (0–100) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	k := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+}
+
+func (r report) Markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("Measured by `go run ./bench/cluster -out docs/BENCHMARKS.md` with real omflow processes (two boosters, three servers with WORKERS=%d) on 127.0.0.x and one PostgreSQL.\n\n", r.Workers)
+	w("%s\n", strings.TrimRight(r.Info.Markdown(), "\n"))
+	w("- The machine was shared with other engineers' builds and tests during the run, so the numbers are noisy and pessimistic; the lead reruns them on a quiet machine.\n\n")
+
+	w("### Failover\n\n")
+	if r.FailoverErr != nil {
+		w("Not measured: %s\n\n", oneLine(r.FailoverErr.Error()))
+	}
+	fo := r.Failover
+	if len(fo.Crash)+len(fo.Clean) > 0 {
+		w("Time from the signal to the active booster until the standby logs `became active booster` (elected) and until its `%s` first moves (first job dispatched by the new active). A trickle of %.0f tickets/s is filed through the servers throughout, so there is always a job to dispatch. p99 of %d runs is the slowest run (nearest rank).\n\n", dispatchedMetric, r.Trickle, r.Runs)
+		w("| handover | runs | elected p50 | elected p99 | first dispatch p50 | first dispatch p99 | first dispatch max | aim |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---|\n")
+		row := func(name string, runs []failoverRun, aim string) {
+			var el, di []time.Duration
+			for _, x := range runs {
+				el, di = append(el, x.Elected), append(di, x.Dispatched)
+			}
+			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", name, len(runs), ms(percentile(el, 50)), ms(percentile(el, 99)),
+				ms(percentile(di, 50)), ms(percentile(di, 99)), ms(percentile(di, 100)), aim)
+		}
+		row("crash: SIGKILL of the active", fo.Crash, "p99 ≤ 2 s")
+		row("clean: SIGTERM of the active", fo.Clean, "≤ 300 ms")
+		w("\n")
+		w("Background tickets filed during the runs: %d; all closed with every step exactly once: %s. Requests failed on a live server: %d; lost with a stopped server and filed again elsewhere: %d. Runs left out because another handover happened meanwhile: %d.\n\n",
+			fo.Tickets, yesNo(len(fo.Problems) == 0, fo.Problems), fo.Failures, fo.ServerLoss, fo.Disturbed)
+	}
+
+	w("### Dispatch\n\n")
+	w("%d tickets of a flow with five automatic steps and one job each (start → setform → python → setform → end) filed through the three servers (4 requests in flight on each) until all are closed; River inserts the same number of trivial jobs one at a time from 12 goroutines into the same PostgreSQL while one client with %d workers works them, each job recording itself in the transaction that completes it. Lost and duplicated steps are counted from the audit (River: from the recorded job numbers).\n\n", r.Jobs, 3*r.Workers)
+	w("| mode | jobs | steps | seconds | jobs/s | steps/s | lost | duplicated | failed requests | booster CPU per 1,000 jobs |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, d := range r.Dispatch {
+		if d.Err != nil {
+			w("| %s | not measured: %s | | | | | | | | |\n", d.Mode, oneLine(d.Err.Error()))
+			continue
+		}
+		cpu := "—"
+		if d.BoosterCPU > 0 || d.Dispatched > 0 {
+			cpu = fmt.Sprintf("%s (%.0f dispatched)", ms(time.Duration(float64(d.BoosterCPU)*1000/float64(max(d.Jobs, 1)))), d.Dispatched)
+		}
+		w("| %s | %d | %d | %.1f | %.0f | %.0f | %d | %d | %d | %s |\n", d.Mode, d.Jobs, d.Steps, d.Seconds,
+			float64(d.Jobs)/d.Seconds, float64(d.Steps)/d.Seconds, d.Lost, d.Duplicated, d.Failures, cpu)
+	}
+	for _, d := range r.Dispatch {
+		if len(d.Problems) > 0 {
+			w("\nProblems found in %s:\n\n", d.Mode)
+			for _, p := range d.Problems {
+				w("- %s\n", p)
+			}
+		}
+	}
+	return b.String()
+}
+
+func yesNo(ok bool, problems []string) string {
+	if ok {
+		return "yes"
+	}
+	return fmt.Sprintf("NO (%d problems, first: %s)", len(problems), problems[0])
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
