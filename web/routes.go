@@ -33,6 +33,8 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/flows/{id}/enable", admin, s.setFlowEnabled(true))
 	s.handle("POST /api/v1/flows/{id}/disable", admin, s.setFlowEnabled(false))
 	s.handle("POST /api/v1/flows/{ref}/tickets", user, s.fileTicket)
+	s.handle("GET /api/v1/flows/{id}/permissions", admin, s.flowPermissions)
+	s.handle("PUT /api/v1/permissions/{id}", admin, s.mapPermission)
 	s.handle("GET /api/v1/tickets", user, s.tickets)
 	s.handle("GET /api/v1/tickets/{id}", user, s.ticket)
 	s.handle("GET /api/v1/tickets/{id}/attachments", user, s.ticketAttachments)
