@@ -42,41 +42,21 @@ func other(c *Cluster, b *Node) *Node {
 	return c.Boosters[0]
 }
 
-// stable waits until both boosters and all servers are alive members and
-// one booster is active, and returns the status and the active booster.
+// stable waits until every node is an alive member and one booster is
+// active, and returns the status and the active booster.
 func stable(t *testing.T, c *Cluster) (cluster.Status, *Node) {
 	t.Helper()
-	st := c.WaitStatus(30*time.Second, "every node alive and one booster active", func(st cluster.Status) bool {
-		if st.ActiveBooster == "" || c.BoosterAt(st.ActiveBooster) == nil {
-			return false
-		}
-		for _, n := range c.Nodes() {
-			m, ok := Member(st, n.Name)
-			if !ok || m.State != cluster.StateAlive {
-				return false
-			}
-		}
-		return true
-	})
+	st, active := c.WaitStable(30 * time.Second)
 	checkOneActive(t, st)
-	return st, c.BoosterAt(st.ActiveBooster)
+	return st, active
 }
 
 // checkOneActive fails when the status shows more than one active member,
 // or an active member that is not the active booster.
 func checkOneActive(t *testing.T, st cluster.Status) {
 	t.Helper()
-	n := 0
-	for _, m := range st.Members {
-		if m.Active {
-			n++
-			if m.Role != cluster.RoleBooster || m.Address != st.ActiveBooster {
-				t.Errorf("member %s (%s %s) is marked active but the active booster is %s", m.Name, m.Role, m.Address, st.ActiveBooster)
-			}
-		}
-	}
-	if n > 1 {
-		t.Errorf("%d members are marked active: %+v", n, st.Members)
+	if err := OneActive(st); err != nil {
+		t.Error(err)
 	}
 }
 

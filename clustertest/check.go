@@ -199,13 +199,38 @@ func (c *Cluster) describeOpen(lo, hi int64) string {
 	return b.String()
 }
 
-// VerifyRelay checks every ticket of a relay load: closed without error,
-// the fields the flow computes, and an audit trail with "filed" once and
-// every node of the ticket's path exactly once — no step lost, none run
-// twice. It also checks that every ref was filed, and filed twice only
-// when its first request was lost with a dying server. It returns the
-// problems found (at most 25 are described).
-func (c *Cluster) VerifyRelay(res LoadResult) []string {
+// Expect says what a ticket of a load looks like when its flow is done.
+type Expect struct {
+	// Path returns the nodes the ticket for n passes, in order; each must
+	// be in the audit exactly once.
+	Path func(n int) []string
+	// Fields returns field values the ticket for ref and n must end with.
+	Fields func(ref string, n int) map[string]string
+}
+
+// RelayExpect is what a relay ticket ends with: closed, status done, the
+// number doubled and its parity, and the audit of RelayPath.
+var RelayExpect = Expect{
+	Path: RelayPath,
+	Fields: func(ref string, n int) map[string]string {
+		parity := "even"
+		if n%2 == 1 {
+			parity = "odd"
+		}
+		return map[string]string{FieldRef: ref, FieldN: strconv.Itoa(n), FieldState: "done", FieldTwice: strconv.Itoa(2 * n), FieldParity: parity}
+	},
+}
+
+// VerifyRelay is Verify with RelayExpect.
+func (c *Cluster) VerifyRelay(res LoadResult) []string { return c.Verify(res, RelayExpect) }
+
+// Verify checks every ticket of a load: closed without error, the fields
+// of ex, and an audit trail with "filed" once and every node of the
+// ticket's path exactly once — no step lost, none run twice. It also
+// checks that every ref was filed, and filed twice only when its first
+// request was lost with a dying server. It returns the problems found (at
+// most 25 are described).
+func (c *Cluster) Verify(res LoadResult, ex Expect) []string {
 	c.t.Helper()
 	db := c.Store()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -227,7 +252,7 @@ func (c *Cluster) VerifyRelay(res LoadResult) []string {
 		}
 		n := res.N[ref]
 		for _, id := range ids {
-			for _, p := range c.verifyTicket(ctx, db, id, ref, n) {
+			for _, p := range verifyTicket(ctx, db, id, ex.Path(n), ex.Fields(ref, n)) {
 				bad("%s (ticket %d): %s", ref, id, p)
 			}
 		}
@@ -235,7 +260,7 @@ func (c *Cluster) VerifyRelay(res LoadResult) []string {
 	return problems
 }
 
-func (c *Cluster) verifyTicket(ctx context.Context, db *store.DB, id int64, ref string, n int) []string {
+func verifyTicket(ctx context.Context, db *store.DB, id int64, path []string, want map[string]string) []string {
 	var out []string
 	t, err := db.TicketByID(ctx, id)
 	if err != nil {
@@ -250,11 +275,6 @@ func (c *Cluster) verifyTicket(ctx context.Context, db *store.DB, id int64, ref 
 	if err := d.Decode(&fields); err != nil {
 		out = append(out, "fields: "+err.Error())
 	}
-	parity := "even"
-	if n%2 == 1 {
-		parity = "odd"
-	}
-	want := map[string]string{FieldRef: ref, FieldN: strconv.Itoa(n), FieldState: "done", FieldTwice: strconv.Itoa(2 * n), FieldParity: parity}
 	for k, v := range want {
 		if got := fmt.Sprint(fields[k]); got != v {
 			out = append(out, fmt.Sprintf("field %s = %q, want %q", k, got, v))
@@ -281,7 +301,6 @@ func (c *Cluster) verifyTicket(ctx context.Context, db *store.DB, id int64, ref 
 	if filed != 1 {
 		out = append(out, fmt.Sprintf("audit: %d filed events, want 1", filed))
 	}
-	path := RelayPath(n)
 	if strings.Join(order, ",") != strings.Join(path, ",") {
 		for _, node := range path {
 			if seen[node] != 1 {
@@ -294,6 +313,12 @@ func (c *Cluster) verifyTicket(ctx context.Context, db *store.DB, id int64, ref 
 		out = append(out, fmt.Sprintf("audit: last event %q, want closed", evs[len(evs)-1].Kind))
 	}
 	return out
+}
+
+// StepCount counts the audit's step entries (kinds step and closed) of the
+// tickets with ids in [lo, hi].
+func (c *Cluster) StepCount(ctx context.Context, lo, hi int64) (int, error) {
+	return c.count(ctx, "SELECT COUNT(*) FROM ticket_events WHERE ticket_id BETWEEN ? AND ? AND kind IN ('step', 'closed')", lo, hi)
 }
 
 // JobProblems checks the jobs table once every ticket of res is closed:
@@ -332,4 +357,17 @@ func (c *Cluster) JobProblems(res LoadResult) []string {
 		out = append(out, fmt.Sprintf("%d jobs still leased by %q after every ticket closed", n, o))
 	}
 	return out
+}
+
+// StepAudit counts, over the tickets with ids in [lo, hi], the distinct
+// (ticket, node) step entries of the audit and the entries beyond the
+// first for a (ticket, node): a step lost shows as fewer distinct entries
+// than expected, a step run twice as a duplicate.
+func (c *Cluster) StepAudit(ctx context.Context, lo, hi int64) (distinct, duplicates int, err error) {
+	row := c.SQL().QueryRowContext(ctx, c.q(`SELECT COUNT(*), COALESCE(SUM(n - 1), 0) FROM (
+		SELECT ticket_id, node_id, COUNT(*) AS n FROM ticket_events
+		WHERE ticket_id BETWEEN ? AND ? AND kind IN ('step', 'closed')
+		GROUP BY ticket_id, node_id) g`), lo, hi)
+	err = row.Scan(&distinct, &duplicates)
+	return distinct, duplicates, err
 }

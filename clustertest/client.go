@@ -229,6 +229,47 @@ func (c *Cluster) WaitActive(timeout time.Duration) (cluster.Status, *Node) {
 	return st, c.BoosterAt(st.ActiveBooster)
 }
 
+// WaitStable waits until every running node of the cluster is an alive
+// member and one of its boosters is active, and returns the status and the
+// active booster.
+func (c *Cluster) WaitStable(timeout time.Duration) (cluster.Status, *Node) {
+	c.t.Helper()
+	st := c.WaitStatus(timeout, "every node alive and one booster active", func(st cluster.Status) bool {
+		if st.ActiveBooster == "" || c.BoosterAt(st.ActiveBooster) == nil {
+			return false
+		}
+		for _, n := range c.Nodes() {
+			if !n.Running() {
+				continue
+			}
+			m, ok := Member(st, n.Name)
+			if !ok || m.State != cluster.StateAlive {
+				return false
+			}
+		}
+		return true
+	})
+	return st, c.BoosterAt(st.ActiveBooster)
+}
+
+// OneActive checks that at most one member is marked active and that it
+// is the active booster of the status.
+func OneActive(st cluster.Status) error {
+	var active []string
+	for _, m := range st.Members {
+		if m.Active {
+			active = append(active, m.Name)
+			if m.Role != cluster.RoleBooster || m.Address != st.ActiveBooster {
+				return fmt.Errorf("member %s (%s %s) is marked active but the active booster is %q", m.Name, m.Role, m.Address, st.ActiveBooster)
+			}
+		}
+	}
+	if len(active) > 1 {
+		return fmt.Errorf("%d members are marked active: %v", len(active), active)
+	}
+	return nil
+}
+
 // BoosterAt returns the booster whose cluster address is addr.
 func (c *Cluster) BoosterAt(addr string) *Node {
 	for _, b := range c.Boosters {

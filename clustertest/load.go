@@ -51,6 +51,8 @@ type Load struct {
 	c    *Cluster
 	o    LoadOptions
 	done chan struct{}
+	stop chan struct{}
+	once sync.Once
 	n    atomic.Int64
 
 	mu  sync.Mutex
@@ -102,7 +104,7 @@ func (c *Cluster) StartLoad(ctx context.Context, o LoadOptions) *Load {
 	if o.Concurrency == 0 {
 		o.Concurrency = 4
 	}
-	l := &Load{c: c, o: o, done: make(chan struct{}), res: LoadResult{
+	l := &Load{c: c, o: o, done: make(chan struct{}), stop: make(chan struct{}), res: LoadResult{
 		Tickets: o.Tickets, Refs: map[string][]int64{}, N: map[string]int{}, PerNode: map[string]int{}, LossRefs: map[string]bool{},
 	}}
 	next := make(chan int)
@@ -117,12 +119,16 @@ func (c *Cluster) StartLoad(ctx context.Context, o LoadOptions) *Load {
 					case <-time.After(d):
 					case <-ctx.Done():
 						return
+					case <-l.stop:
+						return
 					}
 				}
 			}
 			select {
 			case next <- i:
 			case <-ctx.Done():
+				return
+			case <-l.stop:
 				return
 			}
 		}
@@ -198,6 +204,10 @@ func (l *Load) file(ctx context.Context, home, i int) {
 	l.res.Unfiled = append(l.res.Unfiled, ref)
 	l.mu.Unlock()
 }
+
+// Stop ends the load early: no new ticket is started, those in flight
+// finish. Wait then returns what was filed.
+func (l *Load) Stop() { l.once.Do(func() { close(l.stop) }) }
 
 // Progress is the number of tickets filed so far.
 func (l *Load) Progress() int { return int(l.n.Load()) }
