@@ -28,6 +28,8 @@ type Server struct {
 	Engine *flow.Engine
 	Web    *web.Server
 	Broker *ui.Broker
+	// Level is the logger's level: LOG_LEVEL, then the log_level setting.
+	Level *LogLevel
 	// AdminPassword is set when this start created the admin user with a
 	// generated password (printed once).
 	AdminPassword string
@@ -50,7 +52,8 @@ func RunServer(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // StartServer builds and starts every part of the server; it returns once
 // the server listens.
 func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
-	s := &Server{Cfg: cfg, Log: log}
+	level, log := NewLogLevel(log, cfg.LogLevel)
+	s := &Server{Cfg: cfg, Log: log, Level: level}
 	if err := s.setupStore(ctx); err != nil {
 		return nil, err
 	}
@@ -62,6 +65,7 @@ func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Ser
 		s.DB.Close()
 		return nil, err
 	}
+	s.Level.Follow(ctx, s.DB, 5*time.Second)
 	return s, nil
 }
 
@@ -196,6 +200,9 @@ func (s *Server) Stop() {
 	}
 	if s.Engine != nil {
 		s.Engine.Stop()
+	}
+	if s.Level != nil {
+		s.Level.Stop()
 	}
 	if s.DB != nil {
 		_ = s.DB.Close()
