@@ -330,6 +330,10 @@ func (m *Membership) otherSeeds(self string) []string {
 // subscription. Calling Stop twice, or before Start, is harmless.
 func (m *Membership) Stop() { m.stop(true) }
 
+// StopWithoutLeave shuts down without announcing a leave, as a crash
+// would: the peers declare this node dead. For tests of failure handling.
+func (m *Membership) StopWithoutLeave() { m.stop(false) }
+
 // stop shuts down; without leave it behaves like a crash towards the peers
 // (tests).
 func (m *Membership) stop(leave bool) {

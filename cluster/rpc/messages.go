@@ -56,6 +56,9 @@ func ValidateServerMsg(m *rpcpb.ServerMsg) error {
 		if v.Load.GetRunning() < 0 {
 			return fmt.Errorf("load.running %d: must not be negative", v.Load.GetRunning())
 		}
+		if v.Load.GetReceived() < 0 {
+			return fmt.Errorf("load.received %d: must not be negative", v.Load.GetReceived())
+		}
 		if c := v.Load.GetCapacity(); c < 0 || c > maxCapacity {
 			return fmt.Errorf("load.capacity %d: must be 0 (unchanged) to %d", c, maxCapacity)
 		}

@@ -238,9 +238,13 @@ func (x *Register) GetVersion() string {
 
 // Load reports the jobs in progress.
 type Load struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Running       int32                  `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
-	Capacity      int32                  `protobuf:"varint,2,opt,name=capacity,proto3" json:"capacity,omitempty"` // may change at run time (0: unchanged)
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Running  int32                  `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	Capacity int32                  `protobuf:"varint,2,opt,name=capacity,proto3" json:"capacity,omitempty"` // may change at run time (0: unchanged)
+	// received counts the job ids the server had received in Dispatch
+	// messages on this stream when it counted running: the booster adds
+	// the ids it sent since then to running.
+	Received      int64 `protobuf:"varint,3,opt,name=received,proto3" json:"received,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -285,6 +289,13 @@ func (x *Load) GetRunning() int32 {
 func (x *Load) GetCapacity() int32 {
 	if x != nil {
 		return x.Capacity
+	}
+	return 0
+}
+
+func (x *Load) GetReceived() int64 {
+	if x != nil {
+		return x.Received
 	}
 	return 0
 }
@@ -1161,10 +1172,11 @@ const file_booster_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1b\n" +
 	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\x12\x1a\n" +
 	"\bcapacity\x18\x04 \x01(\x05R\bcapacity\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\tR\aversion\"<\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"X\n" +
 	"\x04Load\x12\x18\n" +
 	"\arunning\x18\x01 \x01(\x05R\arunning\x12\x1a\n" +
-	"\bcapacity\x18\x02 \x01(\x05R\bcapacity\"B\n" +
+	"\bcapacity\x18\x02 \x01(\x05R\bcapacity\x12\x1a\n" +
+	"\breceived\x18\x03 \x01(\x03R\breceived\"B\n" +
 	"\bJobsDone\x126\n" +
 	"\aresults\x18\x01 \x03(\v2\x1c.omflow.cluster.v1.JobResultR\aresults\"~\n" +
 	"\tJobResult\x12\x15\n" +
