@@ -73,16 +73,16 @@ func Table(rs []Result) string {
 // CPUTable says where the CPU time of each level went, per ticket.
 func CPUTable(rs []Result) string {
 	var b strings.Builder
-	b.WriteString("| Database | Clients | omflow CPU/ticket | PostgreSQL CPU/ticket | load generator CPU/ticket | machine CPU busy | of it other work | load average (1 min) at start |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| Database | Clients | omflow CPU/ticket | PostgreSQL CPU/ticket | load generator CPU/ticket | engine step mean | machine CPU busy | of it other work | load average (1 min) at start |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rs {
 		db := "–"
 		if r.Engine == Postgres {
 			db = perTicket(r.DBCPU, r.Filed)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.0f %% | %.0f %% | %.2f |\n",
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.0f %% | %.0f %% | %.2f |\n",
 			engineLabel(r.Engine), r.Conc, perTicket(r.ServerCPU, r.Filed), db, perTicket(r.ClientCPU, r.Filed),
-			r.MachineBusy*100, r.OtherBusy*100, r.Load1)
+			ms(r.StepTime), r.MachineBusy*100, r.OtherBusy*100, r.Load1)
 	}
 	return b.String()
 }

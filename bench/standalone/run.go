@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,8 +91,12 @@ type Result struct {
 	MachineBusy    float64       // share of all CPUs busy during filing (anyone's work)
 	OtherBusy      float64       // share of all CPUs used by other work during filing
 	Load1          float64       // 1-minute load average at the start
-	SQL            *SQLCounts    // CountSQL only
-	Tables         map[string]TableStats
+	// Steps and StepTime are the engine's jobs run during the level and
+	// their mean duration, claim to commit (omflow_step_duration_seconds).
+	Steps    int64
+	StepTime time.Duration
+	SQL      *SQLCounts // CountSQL only
+	Tables   map[string]TableStats
 }
 
 // FiledPerSec is tickets filed per second.
@@ -252,7 +257,7 @@ func Run(ctx context.Context, o Options) (*EngineRun, error) {
 		}
 		o.Log.Info("level done", "engine", o.Engine, "clients", c, "filed", res.Filed,
 			"filed_per_s", fmt.Sprintf("%.0f", res.FiledPerSec()), "advanced_per_s", fmt.Sprintf("%.0f", res.AdvancedPerSec()),
-			"p50", res.P50, "p99", res.P99, "errors", res.Errors)
+			"p50", res.P50, "p99", res.P99, "errors", res.Errors, "steps", res.Steps, "step_mean", res.StepTime)
 		out.Results = append(out.Results, res)
 	}
 	if o.PprofAddr != "" && o.ProfileDir != "" {
@@ -295,6 +300,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	if r.proxy != nil {
 		r.proxy.Reset()
 	}
+	steps0, stepSum0 := r.steps(ctx)
 	srvCPU0, _ := r.srv.CPUTime()
 	dbCPU0 := r.dbCPU()
 	selfCPU0 := SelfCPU()
@@ -431,6 +437,10 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 		}
 	}
 	res.PeakHeap = peakHeap.Load()
+	if steps1, stepSum1 := r.steps(ctx); steps1 > steps0 {
+		res.Steps = steps1 - steps0
+		res.StepTime = time.Duration((stepSum1 - stepSum0) / float64(res.Steps) * float64(time.Second))
+	}
 	if v, err := r.srv.ProcStatus("VmHWM"); err == nil {
 		res.PeakRSS = v
 	}
@@ -469,6 +479,24 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 		}
 	}
 	return res, nil
+}
+
+// steps reads how many engine steps ran so far and their total seconds.
+func (r *runner) steps(ctx context.Context) (int64, float64) {
+	m, err := r.admin.Metrics(ctx)
+	if err != nil {
+		return 0, 0
+	}
+	var n, sum float64
+	for k, v := range m {
+		switch {
+		case strings.HasPrefix(k, "omflow_step_duration_seconds_count"):
+			n += v
+		case strings.HasPrefix(k, "omflow_step_duration_seconds_sum"):
+			sum += v
+		}
+	}
+	return int64(n), sum
 }
 
 func (r *runner) dbCPU() time.Duration {
