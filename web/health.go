@@ -8,7 +8,11 @@ import (
 
 // healthz: the process is alive.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.o.Version, "role": s.o.Role})
+	body := map[string]any{"status": "ok", "version": s.o.Version, "role": s.o.Role}
+	if s.o.Degraded != nil {
+		body["degraded"] = s.o.Degraded()
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // readyz: the server accepts work. 503 while draining, while the Ready hook

@@ -59,6 +59,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/v1/settings", admin, s.getSettings)
 	s.handle("PUT /api/v1/settings", admin, s.putSettings)
+	s.handle("GET /api/v1/cluster", admin, s.cluster)
 
 	s.handle("POST /api/v1/attachments", user, s.uploadAttachment)
 	s.handle("GET /api/v1/attachments/{id}", user, s.downloadAttachment)

@@ -56,6 +56,13 @@ type Options struct {
 	// ShutdownTimeout bounds Stop's wait for requests in flight (default
 	// 20 s).
 	ShutdownTimeout time.Duration
+
+	// ClusterStatus, in cluster mode, returns the cluster status document
+	// for GET /api/v1/cluster; nil means a standalone server.
+	ClusterStatus func(ctx context.Context) (any, error)
+	// Degraded, in cluster mode, reports that no booster is reachable and
+	// the server claims jobs from the database itself (shown by /healthz).
+	Degraded func() bool
 }
 
 // Server is the HTTP server. Make it with New.
