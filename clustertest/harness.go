@@ -343,6 +343,7 @@ type Node struct {
 	paused  bool
 	starts  int
 	downAt  time.Time // last SIGKILL, SIGTERM or SIGSTOP
+	ready   bool      // answered /healthz since its last start
 }
 
 // Addr is the node's cluster address, LOCAL_IP:LOCAL_PORT.
@@ -379,7 +380,7 @@ func (n *Node) Start() {
 		n.c.t.Fatalf("clustertest: start %s: %v", n, err)
 	}
 	exited := make(chan struct{})
-	n.cmd, n.exited, n.exitErr, n.paused = cmd, exited, nil, false
+	n.cmd, n.exited, n.exitErr, n.paused, n.ready = cmd, exited, nil, false, false
 	go func() {
 		err := cmd.Wait()
 		f.Close()
@@ -483,12 +484,20 @@ func (n *Node) Resume() {
 	}
 }
 
-// recentlyDown reports whether the node is not running, or was killed,
-// stopped or paused within d.
+// recentlyDown reports whether the node is not running or not yet
+// healthy since its start, or was killed, stopped or paused within d.
 func (n *Node) recentlyDown(d time.Duration) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.cmd == nil || n.exitedLocked() || n.paused || time.Since(n.downAt) < d
+	return n.cmd == nil || n.exitedLocked() || n.paused || !n.ready || time.Since(n.downAt) < d
+}
+
+// serving reports whether the node runs, is not paused and answered
+// /healthz since it started: where a load sends requests.
+func (n *Node) serving() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd != nil && !n.exitedLocked() && !n.paused && n.ready
 }
 
 func (n *Node) isPaused() bool {
@@ -589,6 +598,9 @@ func (n *Node) waitHealthy(timeout time.Duration) error {
 		}
 		cancel()
 		if err == nil && resp.StatusCode == http.StatusOK {
+			n.mu.Lock()
+			n.ready = true
+			n.mu.Unlock()
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -171,9 +171,13 @@ func (l *Load) file(ctx context.Context, home, i int) {
 	l.mu.Unlock()
 	// Try the home server first, then the others in turn; a request that
 	// gets no answer from a server that is down goes to the next one.
-	for try := 0; try < 3*len(l.o.Servers); try++ {
+	deadline := time.Now().Add(60 * time.Second)
+	for try := 0; time.Now().Before(deadline) && ctx.Err() == nil; try++ {
 		n := l.o.Servers[(home+try)%len(l.o.Servers)]
-		if !n.Running() || n.isPaused() {
+		if !n.serving() {
+			if try%len(l.o.Servers) == len(l.o.Servers)-1 {
+				time.Sleep(20 * time.Millisecond) // none serving: wait a little
+			}
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -107,12 +107,14 @@ func scenario(t *testing.T, c *Cluster, prefix string, n int, rate float64, faul
 		t.Errorf("%d requests failed though their server was up (a booster must never fail a request):\n  %s",
 			len(res.Failures), joinMax(res.Failures, 20))
 	}
+	vstart := time.Now()
 	if p := c.VerifyRelay(res); len(p) > 0 {
 		t.Errorf("tickets not in their expected state:\n  %s", joinMax(p, 30))
 	}
 	if p := c.JobProblems(res); len(p) > 0 {
 		t.Errorf("jobs:\n  %s", joinMax(p, 30))
 	}
+	t.Logf("%s: tickets, audit and jobs checked in %s", prefix, time.Since(vstart).Round(time.Millisecond))
 	return res
 }
 
