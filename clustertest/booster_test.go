@@ -326,6 +326,7 @@ func secondCluster(t *testing.T, a *Cluster) {
 	// booster, so b's nodes try to gossip with it.
 	b.SetBoosterAddrs(b.Boosters[0].Addr(), a.Boosters[0].Addr())
 	b.Start()
+	b.Login()
 	_, active := b.WaitActive(30 * time.Second)
 	if active != b.Boosters[0] {
 		t.Errorf("cluster x: active booster %s, want its own %s", active, b.Boosters[0])
