@@ -5,6 +5,12 @@
 // script, so the store's methods run end to end: the migration, the job
 // outbox, tickets and tasks, settings, the booster lease and the clock.
 //
+// Identifiers are quoted the ANSI way ("name"), as GORM's sqlserver
+// dialector writes them, not with brackets: go-mssqldb logs in with the
+// ODBC flag, so its sessions run with QUOTED_IDENTIFIER ON, where "name" is
+// an identifier (reserved words such as "key", "view", "add" and "delete"
+// are column names here and must stay quoted).
+//
 // Verified for SQL Server (by the tests in this file):
 //   - the DDL of migration 1 for every table: identifiers quoted; types are
 //     bigint/bit/datetimeoffset/nvarchar(n)/nvarchar(MAX)/varbinary(MAX) (no
@@ -32,7 +38,8 @@
 //     (store.IsDuplicate), so the change counter's insert race is handled;
 //   - the booster lease: every time comes from SYSDATETIMEOFFSET() (no Go
 //     clock value is sent), expiry by DATEADD(millisecond, n, ...) with n in
-//     int range; the database clock is read with SYSUTCDATETIME().
+//     int range (n is sent as bigint, which SQL Server converts to the int
+//     DATEADD takes); the database clock is read with SYSUTCDATETIME().
 //
 // Not verified (needs a real server): that SQL Server accepts and executes
 // these statements (syntax is only checked against the rules above), the
