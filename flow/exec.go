@@ -133,16 +133,23 @@ func (e *Engine) runJob(ctx context.Context, j *store.Job) error {
 	}
 	for attempt := 0; ; attempt++ {
 		err := e.step(ctx, j, p)
-		if !errors.Is(err, errTicketChanged) || attempt >= 50 {
+		if !retryable(err) || attempt >= 50 {
 			return err
 		}
-		// Another job of the same ticket committed first: compute again on
+		// Another job of the same ticket committed first (or the database
+		// chose this transaction as a deadlock victim): compute again on
 		// the new revision.
 		time.Sleep(time.Duration(rand.IntN(5+attempt*5)) * time.Millisecond)
 	}
 }
 
 var errTicketChanged = errors.New("ticket changed while the step ran")
+
+// retryable reports whether a step or a task completion can simply be
+// computed and committed again.
+func retryable(err error) bool {
+	return errors.Is(err, errTicketChanged) || store.IsRetryable(err)
+}
 
 // finishOnly deletes a job that cannot run, logging why.
 func (e *Engine) finishOnly(ctx context.Context, j *store.Job, why string) error {

@@ -149,8 +149,8 @@ func (e *Engine) loadTask(ctx context.Context, id int64) (*store.Task, *store.Ti
 func (e *Engine) CompleteTask(ctx context.Context, a *Actor, taskID int64, fields map[string]any, action string) error {
 	for attempt := 0; ; attempt++ {
 		err := e.completeTask(ctx, a, taskID, fields, action)
-		if !errors.Is(err, errTicketChanged) || attempt >= 20 {
-			if errors.Is(err, errTicketChanged) {
+		if !retryable(err) || attempt >= 20 {
+			if retryable(err) {
 				return &InputError{Kind: ErrConflict, Code: "busy", Message: "the ticket is being changed; try again"}
 			}
 			return err

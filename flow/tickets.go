@@ -99,7 +99,8 @@ func (e *Engine) FileTicket(ctx context.Context, a *Actor, flowRef string, field
 	}
 	t.Fields, t.State = encodeJSON(vals), st.encode()
 	var job *store.Job
-	err = e.db.Tx(ctx, func(ctx context.Context) error {
+	file := func(ctx context.Context) error {
+		t.ID, r.jobs = 0, nil // a retried transaction starts afresh
 		if err := e.db.CreateTicket(ctx, t, fe.APIPath); err != nil {
 			return err
 		}
@@ -110,7 +111,13 @@ func (e *Engine) FileTicket(ctx context.Context, a *Actor, flowRef string, field
 			return err
 		}
 		return e.db.EnqueueJobs(ctx, job)
-	})
+	}
+	for attempt := 0; ; attempt++ {
+		err = e.db.Tx(ctx, file)
+		if !store.IsRetryable(err) || attempt >= 5 {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file ticket in %q: %w", fe.Name, err)
 	}
