@@ -61,6 +61,9 @@ func (s Sleep) WakeAt(now time.Time, eval func(ref string) any) (time.Time, erro
 	return now.Add(s.Duration), nil
 }
 
+// maxWait is the longest wait a sleep node may ask for.
+const maxWait = 100 * 365 * 24 * time.Hour
+
 // refDuration reads the value of config.value: milliseconds or duration text.
 func refDuration(v any) (time.Duration, error) {
 	if d, ok := v.(time.Duration); ok {
@@ -69,6 +72,9 @@ func refDuration(v any) (time.Duration, error) {
 	if ms, ok := expr.Number(v); ok {
 		if ms < 0 {
 			return 0, fmt.Errorf("negative wait %v ms", ms)
+		}
+		if ms > float64(maxWait/time.Millisecond) {
+			return 0, fmt.Errorf("wait of %v ms is longer than 100 years", ms)
 		}
 		return time.Duration(ms * float64(time.Millisecond)), nil
 	}
@@ -140,8 +146,7 @@ func parseSleep(cfg json.RawMessage) (Sleep, error) {
 			total += float64(pd)
 		}
 	}
-	const maxWait = float64(100 * 365 * 24 * time.Hour)
-	if total > maxWait {
+	if total > float64(maxWait) {
 		return s, fmt.Errorf("sleep of %v is longer than 100 years", time.Duration(maxWait))
 	}
 	s.Duration = time.Duration(total)
