@@ -64,7 +64,7 @@ func (e *Engine) ImportApp(ctx context.Context, a *Actor, data []byte) (*ImportR
 		}
 		seen := map[string]bool{}
 		for _, s := range subjects {
-			if !known[s] && !seen[s] && s != "user" && s != "everyone" {
+			if !known[s] && !seen[s] && !builtinSubject(s) {
 				seen[s] = true
 				res.Unmapped = append(res.Unmapped, s)
 			}

@@ -120,7 +120,10 @@ func dialector(o Options) (gorm.Dialector, error) {
 		}
 		return postgres.Open(u.String()), nil
 	case MySQL:
-		q := url.Values{"parseTime": {"true"}, "loc": {"UTC"}, "charset": {"utf8mb4"}, "time_zone": {"'+00:00'"}}
+		q := url.Values{"parseTime": {"true"}, "loc": {"UTC"}, "charset": {"utf8mb4"}, "time_zone": {"'+00:00'"},
+			// RowsAffected counts matched rows, as on the other engines, so a
+			// conditional UPDATE that writes the same value still reports a match.
+			"clientFoundRows": {"true"}}
 		for k, v := range extra {
 			q[k] = v
 		}

@@ -120,16 +120,3 @@ func TestPermissionMappingThroughTheAPI(t *testing.T) {
 		t.Fatalf("refused requests changed the mapping: %+v", p)
 	}
 }
-
-// An engine without permission management (a test engine) answers 501.
-func TestPermissionEndpointsNeedTheEngine(t *testing.T) {
-	e := newEnv(t)
-	r := e.do("GET", "/api/v1/flows/1/permissions", e.adminToken, nil)
-	if code, _, _ := r.errBody(); r.Code != 501 || code != "not_implemented" {
-		t.Fatalf("GET with a fake engine: %d %s", r.Code, r.Body)
-	}
-	r = e.do("PUT", "/api/v1/permissions/1", e.adminToken, map[string]any{"group_id": nil})
-	if r.Code != 501 {
-		t.Fatalf("PUT with a fake engine: %d %s", r.Code, r.Body)
-	}
-}

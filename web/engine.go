@@ -22,4 +22,8 @@ type Engine interface {
 	Tickets(ctx context.Context, a *flow.Actor, f flow.TicketFilter) (*flow.TicketPage, error)
 	Tasks(ctx context.Context, a *flow.Actor, all bool) ([]flow.TaskView, error)
 	CompleteTask(ctx context.Context, a *flow.Actor, taskID int64, fields map[string]any, action string) error
+	// Permissions lists a flow's permission entries; MapPermission points
+	// one at a group (nil: no mapping). Administrators only.
+	Permissions(ctx context.Context, a *flow.Actor, flowID int64) ([]flow.PermissionView, error)
+	MapPermission(ctx context.Context, a *flow.Actor, permissionID int64, groupID *int64) error
 }

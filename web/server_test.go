@@ -34,6 +34,8 @@ type fakeEngine struct {
 	tickets        func(ctx context.Context, a *flow.Actor, f flow.TicketFilter) (*flow.TicketPage, error)
 	tasks          func(ctx context.Context, a *flow.Actor, all bool) ([]flow.TaskView, error)
 	completeTask   func(ctx context.Context, a *flow.Actor, taskID int64, fields map[string]any, action string) error
+	permissions    func(ctx context.Context, a *flow.Actor, flowID int64) ([]flow.PermissionView, error)
+	mapPermission  func(ctx context.Context, a *flow.Actor, permissionID int64, groupID *int64) error
 }
 
 var _ Engine = (*fakeEngine)(nil)
@@ -96,6 +98,20 @@ func (f *fakeEngine) CompleteTask(ctx context.Context, a *flow.Actor, id int64, 
 		return nf()
 	}
 	return f.completeTask(ctx, a, id, fields, action)
+}
+
+func (f *fakeEngine) Permissions(ctx context.Context, a *flow.Actor, flowID int64) ([]flow.PermissionView, error) {
+	if f.permissions == nil {
+		return nil, nf()
+	}
+	return f.permissions(ctx, a, flowID)
+}
+
+func (f *fakeEngine) MapPermission(ctx context.Context, a *flow.Actor, id int64, groupID *int64) error {
+	if f.mapPermission == nil {
+		return nf()
+	}
+	return f.mapPermission(ctx, a, id, groupID)
 }
 
 // clock is a settable time source.
