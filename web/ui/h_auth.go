@@ -142,7 +142,11 @@ func (u *UI) langPost(rq *req) error {
 			return err
 		}
 	}
-	return rq.redirect(safeNext(rq.r.PostFormValue("next")))
+	next := rq.r.PostFormValue("next")
+	if strings.HasPrefix(next, "/login") && !strings.ContainsAny(next, "\r\n\\") {
+		return rq.redirect(next) // back to the login page, keeping its next
+	}
+	return rq.redirect(safeNext(next))
 }
 
 // safeNext keeps a redirect target on this site.

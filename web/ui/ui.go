@@ -340,8 +340,22 @@ func (rq *req) writeError(status int, key, detail string) error {
 	return rq.render(status, "error", rq.T(k("error.title")), "", d)
 }
 
+// fetchHeader marks a form post sent by the page's script. Such a post is
+// answered 204 with the next page in locationHeader instead of a redirect:
+// a followed redirect would fetch (and so use up) the next page's flash
+// message before the script can show that page.
+const (
+	fetchHeader    = "X-Omflow-Fetch"
+	locationHeader = "X-Omflow-Location"
+)
+
 // redirect answers a post (or a page that moved) with 303 See Other.
 func (rq *req) redirect(to string) error {
+	if rq.r.Method == http.MethodPost && rq.r.Header.Get(fetchHeader) == "1" {
+		rq.w.Header().Set(locationHeader, to)
+		rq.w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	http.Redirect(rq.w, rq.r, to, http.StatusSeeOther)
 	return nil
 }

@@ -136,8 +136,9 @@
 
   // Send the form with fetch: a lost connection leaves the page as it is;
   // a rejected submission replaces the page's main part with the server's
-  // answer (which shows the values and the errors); success follows the
-  // redirect.
+  // answer (which shows the values and the errors); on success the server
+  // names the next page (204 and X-Omflow-Location) and the script goes
+  // there.
   function submitWithFetch(form, e) {
     e.preventDefault();
     var fd;
@@ -148,11 +149,15 @@
     save(form);
     setBusy(form, true);
     toast(msg("sending"));
-    fetch(form.action, { method: "POST", body: fd, credentials: "same-origin", headers: { "Accept": "text/html" } })
+    // form.action would be the button named "action" (the quick actions'
+    // field), so read the attribute.
+    var target = form.getAttribute("action") || window.location.pathname;
+    fetch(target, { method: "POST", body: fd, credentials: "same-origin", headers: { "Accept": "text/html", "X-Omflow-Fetch": "1" } })
       .then(function (r) {
-        if (r.redirected && r.ok) {
+        var next = r.headers.get("X-Omflow-Location");
+        if (r.status === 204 && next) {
           forget(form);
-          window.location.assign(r.url);
+          window.location.assign(next);
           return null;
         }
         return r.text().then(function (html) { replaceMain(html); });

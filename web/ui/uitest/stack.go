@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,28 @@ type Stack struct {
 	UI     *ui.UI
 	Web    *web.Server
 	HTTP   *httptest.Server
+
+	down atomic.Bool
+}
+
+// SetDown makes the server drop every new request without an answer (true),
+// as a lost connection looks to a browser, or serve again (false).
+func (s *Stack) SetDown(on bool) { s.down.Store(on) }
+
+// gate drops requests while the stack is down.
+func (s *Stack) gate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.down.Load() {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					_ = conn.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Options adjusts a stack.
@@ -79,14 +102,16 @@ func Start(t testing.TB, o Options) *Stack {
 	if err := eng.Start(ectx); err != nil {
 		t.Fatalf("uitest: engine: %v", err)
 	}
-	srv := httptest.NewServer(w.Handler())
+	st := &Stack{DB: db, Engine: eng, Auth: a, UI: pages, Web: w}
+	srv := httptest.NewServer(st.gate(w.Handler()))
+	st.URL, st.HTTP = srv.URL, srv
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
 		cancel()
 		eng.Stop()
 	})
-	return &Stack{URL: srv.URL, DB: db, Engine: eng, Auth: a, UI: pages, Web: w, HTTP: srv}
+	return st
 }
 
 // Testdata returns the path of a file in flow/testdata.
