@@ -39,6 +39,9 @@ type Deps struct {
 	UserPasswd func(ctx context.Context, cfg config.Config, username, password string) error
 	AppImport  func(ctx context.Context, cfg config.Config, file string, w io.Writer) error
 	AppExport  func(ctx context.Context, cfg config.Config, id string, w io.Writer) error
+	// ClusterStatus prints the cluster status document of the node at addr
+	// (IP:PORT; "" picks this node or BOOSTER).
+	ClusterStatus func(ctx context.Context, cfg config.Config, addr string, w io.Writer) error
 
 	// LookupEnv reads the environment for the settings layer and
 	// OMFLOW_USER_PASSWORD; nil means os.LookupEnv. Tests replace it.
@@ -129,6 +132,7 @@ Exit codes: 0 success, 1 runtime error, 2 wrong usage or invalid settings.`,
 			a.dbCommand(),
 			a.userCommand(),
 			a.appCommand(),
+			a.clusterCommand(),
 		},
 		// Errors go back to main; never let urfave/cli call os.Exit.
 		ExitErrHandler: func(*ucli.Context, error) {},

@@ -26,6 +26,8 @@ func Commands() cli.Deps {
 		UserPasswd: UserPasswd,
 		AppImport:  AppImport,
 		AppExport:  AppExport,
+
+		ClusterStatus: ClusterStatus,
 	}
 }
 

@@ -23,6 +23,11 @@ func Run(ctx context.Context, cfg config.Config) error {
 	switch cfg.Role {
 	case config.RoleServer, "":
 		return RunServer(ctx, cfg, log)
+	case config.RoleSlave:
+		// A server in cluster mode that never migrates the database.
+		return RunServer(ctx, cfg, log)
+	case config.RoleBooster:
+		return RunBooster(ctx, cfg, log)
 	}
 	return fmt.Errorf("role %q is not built yet", cfg.Role)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/omflow/omflow/cli"
+	"github.com/omflow/omflow/cluster/client"
 	"github.com/omflow/omflow/config"
 	"github.com/omflow/omflow/flow"
 	"github.com/omflow/omflow/store"
@@ -28,6 +29,9 @@ type Server struct {
 	Engine *flow.Engine
 	Web    *web.Server
 	Broker *ui.Broker
+	// Cluster is the cluster membership and booster session in cluster
+	// mode (BOOSTER_IP set), nil for a standalone server (see cluster.go).
+	Cluster *client.Node
 	// Level is the logger's level: LOG_LEVEL, then the log_level setting.
 	Level *LogLevel
 	// AdminPassword is set when this start created the admin user with a
@@ -146,13 +150,17 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 		return err
 	}
 	s.Broker = ui.NewBroker()
-	s.Engine = flow.New(s.DB, flow.Options{
+	eo := flow.Options{
 		Node: s.Cfg.NodeName, Workers: s.Cfg.Workers, Poll: true, Logger: s.Log,
 		Hooks: flow.Hooks{
 			StepDone:     metrics.StepDone,
 			TaskAssigned: s.publishTask,
 		},
-	})
+	}
+	if s.Cfg.ClusterMode() {
+		s.clusterEngineOptions(&eo)
+	}
+	s.Engine = flow.New(s.DB, eo)
 	maxUpload := int64(s.Cfg.MaxAttachmentMB) << 20
 	accounts := auth.New(s.DB, auth.Options{Logger: s.Log, MaxFormBytes: maxUpload + 1<<20})
 	pages, err := ui.New(ui.Options{Engine: s.Engine, Accounts: accounts, Directory: s.DB, Broker: s.Broker,
@@ -160,19 +168,35 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := web.New(web.Options{
+	wo := web.Options{
 		Engine: s.Engine, DB: s.DB, Logger: s.Log, Version: cli.Version, Role: s.Cfg.Role, Auth: accounts,
 		Registry: reg, Metrics: metrics, MaxAttachmentBytes: maxUpload, UI: pages.Handler(),
-	})
+	}
+	if s.Cfg.ClusterMode() {
+		s.clusterWebOptions(&wo)
+		if err := s.startClusterNode(ctx); err != nil {
+			return err
+		}
+	}
+	w, err := web.New(wo)
 	if err != nil {
+		s.stopCluster()
 		return err
 	}
 	s.Web = w
 	if err := s.Engine.Start(ctx); err != nil {
+		s.stopCluster()
+		return err
+	}
+	if err := s.connectCluster(ctx); err != nil {
+		s.Engine.Stop()
+		s.stopCluster()
 		return err
 	}
 	if err := w.Start(ctx, s.Cfg.HTTPAddr()); err != nil {
+		s.detachCluster()
 		s.Engine.Stop()
+		s.stopCluster()
 		return err
 	}
 	return nil
@@ -191,16 +215,19 @@ func (s *Server) publishTask(t flow.TaskView) {
 	s.Broker.Publish(users, groups, ui.Event{Kind: ui.EventTask, TaskID: t.ID, TicketID: t.TicketID, TicketNo: t.TicketNo, Title: t.Title})
 }
 
-// Stop stops HTTP first (no new work), then the engine (running jobs
-// finish, held jobs go back to the database), then the database. A second
-// Stop is harmless.
+// Stop stops HTTP first (no new work), then the booster session (no new
+// dispatches), then the engine (running jobs finish, held jobs go back to
+// the database), then leaves the cluster, then the database. A second Stop
+// is harmless.
 func (s *Server) Stop() {
 	if s.Web != nil {
 		s.Web.Stop()
 	}
+	s.detachCluster()
 	if s.Engine != nil {
 		s.Engine.Stop()
 	}
+	s.stopCluster()
 	if s.Level != nil {
 		s.Level.Stop()
 	}

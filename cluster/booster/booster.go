@@ -229,6 +229,7 @@ func (b *Booster) Connect(stream rpcpb.Booster_ConnectServer) error {
 		out: make(chan *rpcpb.BoosterMsg, sessionBuffer), ended: make(chan string, 1),
 		assigned: map[int64]struct{}{},
 	}
+	s.lastRecv.Store(time.Now().UnixNano())
 	if d == nil || !d.open(s) {
 		active, epoch := b.activeHint(ctx)
 		b.logger.Debug("booster: standby redirects a server", "server", s.name, "active", active)
@@ -294,6 +295,7 @@ func (b *Booster) recvLoop(stream rpcpb.Booster_ConnectServer, d *dispatcher, s 
 		if err != nil {
 			return err
 		}
+		s.lastRecv.Store(time.Now().UnixNano())
 		if err := rpc.ValidateServerMsg(m); err != nil {
 			b.logger.Warn("booster: invalid message from a server; stream closed", "server", s.name, "err", err)
 			return status.Error(codes.InvalidArgument, err.Error())

@@ -244,3 +244,41 @@ func TestTimerDispatchedWhenDue(t *testing.T) {
 		t.Fatalf("timer dispatched %v after it fell due", late)
 	}
 }
+
+// Gossip may declare a busy server dead by mistake: while its stream keeps
+// talking the booster does not release its jobs; once the stream is gone,
+// it does.
+func TestLiveStreamOutvotesGossipDeath(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	logger, _ := testLogger(t)
+	key := newKey(t)
+	ctx := context.Background()
+	rb := startRPCBooster(t, key, db, freeAddr(t, ipAddr(18)), logger, nil)
+	epoch, ok, err := db.Lease(store.BoosterLeaseName).Elect(ctx, rb.addr, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("elect: %v %v", ok, err)
+	}
+	rb.lead(t, epoch)
+	e := &fakeEngine{name: "busy", capacity: 2}
+	c := startClient(t, key, []string{rb.addr}, "busy", e, logger, nil)
+	eventually(t, 3*time.Second, "connect", func() bool { _, _, ok := c.Booster(); return ok })
+	jobs := enqueue(t, db, 1, time.Time{})
+	if j, err := db.ClaimJob(ctx, jobs[0].ID, "busy/1", time.Hour); err != nil || j == nil {
+		t.Fatalf("claim: %v %v", j, err)
+	}
+
+	rb.b.MemberDown("busy")
+	time.Sleep(time.Second)
+	if due, err := db.DueJobIDs(ctx, 10); err != nil || len(due) != 0 {
+		t.Fatalf("due = %v, %v: a server that keeps talking lost its jobs", due, err)
+	}
+	if _, _, ok := c.Booster(); !ok {
+		t.Fatal("the live server's stream was dropped")
+	}
+
+	c.Stop() // now it is really gone
+	eventually(t, 3*time.Second, "the job to be released", func() bool {
+		due, err := db.DueJobIDs(ctx, 10)
+		return err == nil && len(due) == 1
+	})
+}

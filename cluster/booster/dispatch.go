@@ -2,6 +2,7 @@ package booster
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/omflow/omflow/cluster"
@@ -26,7 +27,8 @@ type session struct {
 	name, addr, http string
 	version          string
 	out              chan *rpcpb.BoosterMsg
-	ended            chan string // the dispatcher ended the session, and why
+	ended            chan string  // the dispatcher ended the session, and why
+	lastRecv         atomic.Int64 // when the server last sent something (unix ns)
 	// owned by the dispatcher's loop:
 	endSent      bool
 	capacity     int
@@ -84,7 +86,10 @@ type (
 		from *session
 		ev   *rpcpb.ClusterEvent
 	}
-	memberDown  struct{ name string }
+	memberDown struct {
+		name    string
+		recheck bool
+	}
 	releasedMsg struct {
 		name string
 		n    int64
@@ -128,6 +133,9 @@ type dispatcher struct {
 
 	versions     map[string]int64
 	versionsBusy bool
+
+	started       time.Time
+	dispatchedAny bool
 }
 
 func newDispatcher(b *Booster, t elect.Term) *dispatcher {
@@ -164,7 +172,7 @@ func (d *dispatcher) open(s *session) bool {
 }
 
 func (d *dispatcher) run(ctx context.Context) {
-	d.ctx = ctx
+	d.ctx, d.started = ctx, time.Now()
 	defer close(d.done)
 	sweep := time.NewTicker(d.b.cfg.SweepEvery)
 	defer sweep.Stop()
@@ -249,7 +257,7 @@ func (d *dispatcher) handle(m any) {
 	case eventMsg:
 		d.relay(m)
 	case memberDown:
-		d.memberDown(m.name)
+		d.memberDown(m.name, m.recheck)
 	case releasedMsg:
 		switch {
 		case m.err != nil:
@@ -390,10 +398,27 @@ func (d *dispatcher) send(s *session, msg *rpcpb.BoosterMsg) bool {
 	}
 }
 
+// heardWithin: a server heard from this recently is alive whatever gossip
+// says (its stream carries a Load report at least every 300 ms). Gossip can
+// declare a busy node dead by mistake when its probes time out under load.
+const heardWithin = 400 * time.Millisecond
+
 // memberDown drops a dead server's stream and releases its jobs under the
-// fence, in the background; the loop goes on.
-func (d *dispatcher) memberDown(name string) {
+// fence, in the background; the loop goes on. A server whose stream is
+// still talking is looked at again shortly, as long as gossip keeps it
+// dead.
+func (d *dispatcher) memberDown(name string, recheck bool) {
+	if recheck && !d.stillDown(name) {
+		return
+	}
 	if s := d.byName[name]; s != nil {
+		if time.Since(time.Unix(0, s.lastRecv.Load())) < heardWithin {
+			if !recheck {
+				d.b.logger.Info("booster: gossip reports a server dead but its stream is live; checking again before releasing its jobs", "server", name)
+			}
+			time.AfterFunc(heardWithin/2, func() { d.post(memberDown{name: name, recheck: true}) })
+			return
+		}
 		d.closeSession(s, reasonDead)
 	}
 	ctx := d.ctx
@@ -418,9 +443,23 @@ func (d *dispatcher) releaseDeadMembers() {
 	}
 	for _, m := range d.b.cfg.Members.Members() {
 		if m.State == cluster.StateDead && (m.Meta.Role == cluster.RoleServer || m.Meta.Role == cluster.RoleSlave) {
-			d.memberDown(m.Name)
+			d.memberDown(m.Name, false)
 		}
 	}
+}
+
+// stillDown reports whether gossip still shows node dead or gone (true
+// without gossip).
+func (d *dispatcher) stillDown(node string) bool {
+	if d.b.cfg.Members == nil {
+		return true
+	}
+	for _, m := range d.b.cfg.Members.Members() {
+		if m.Name == node {
+			return m.State == cluster.StateDead || m.State == cluster.StateLeft
+		}
+	}
+	return true
 }
 
 // freeCapacity is the room left on all servers.
@@ -500,6 +539,11 @@ func (d *dispatcher) dispatch() {
 		}
 		if d.send(s, msg) {
 			d.b.m.dispatched.Add(float64(len(ids)))
+			if !d.dispatchedAny {
+				d.dispatchedAny = true
+				d.b.logger.Info("booster: first dispatch of this term", "epoch", d.term.Epoch, "server", s.name,
+					"jobs", len(ids), "since_active", time.Since(d.started).Round(time.Millisecond))
+			}
 		}
 	}
 }

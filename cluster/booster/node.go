@@ -203,14 +203,16 @@ func (n *Node) Stop() {
 
 func (n *Node) shutdown() {
 	if n.elector != nil {
-		n.elector.Stop()
+		n.elector.Stop() // Lead ends, servers are redirected, the term is resigned
+	}
+	close(n.done)
+	// Leave gossip before the RPC server drains its streams: the standby
+	// is poked by the leave and elects at once.
+	if n.members != nil {
+		n.members.Stop()
 	}
 	if n.rpc != nil {
 		n.rpc.Stop()
-	}
-	close(n.done)
-	if n.members != nil {
-		n.members.Stop()
 	}
 	n.wg.Wait()
 	n.mux.Stop()

@@ -48,6 +48,12 @@ const (
 	// active booster cuts the pause short.
 	DefaultRetryMin = 50 * time.Millisecond
 	DefaultRetryMax = time.Second
+	// heardWithin: a peer heard from this recently is alive whatever
+	// gossip says (each side sends at least every 300 ms).
+	heardWithin = 400 * time.Millisecond
+	// keepaliveEvery: a server's stream carries a Load report at least this
+	// often, so the booster can tell a live server from a dead one.
+	keepaliveEvery = 300 * time.Millisecond
 )
 
 // Engine is the local flow engine as the client drives it.
@@ -123,6 +129,9 @@ type Client struct {
 	kick chan struct{}
 
 	degradedFlag atomic.Bool
+	// lastSeen is when the current session last heard from its booster
+	// (unix nanoseconds).
+	lastSeen atomic.Int64
 
 	lifeMu  sync.Mutex
 	started bool
@@ -536,7 +545,7 @@ func (c *Client) serve(ctx context.Context, s *session) string {
 	c.outMu.Unlock()
 	c.logger.Info(fmt.Sprintf("booster %s is active: dispatch resumed", s.addr), "booster", s.addr, "epoch", s.epoch, "was_degraded", wasDegraded)
 
-	var lastSeen atomic.Int64
+	lastSeen := &c.lastSeen
 	lastSeen.Store(time.Now().UnixNano())
 	redirect := make(chan string, 1)
 	var wg sync.WaitGroup
@@ -544,7 +553,7 @@ func (c *Client) serve(ctx context.Context, s *session) string {
 	go func() {
 		defer wg.Done()
 		defer s.cancel()
-		c.recvLoop(s, &lastSeen, redirect)
+		c.recvLoop(s, lastSeen, redirect)
 	}()
 	go func() {
 		defer wg.Done()
@@ -626,9 +635,10 @@ func (c *Client) recvLoop(s *session, lastSeen *atomic.Int64, redirect chan<- st
 }
 
 func (c *Client) sendLoop(s *session) {
-	tick := time.NewTicker(c.cfg.LoadEvery)
+	tick := time.NewTicker(min(c.cfg.LoadEvery, keepaliveEvery/2))
 	defer tick.Stop()
 	lastLoad, lastReceived := -1, int64(-1)
+	var lastSent time.Time
 	send := func(m *rpcpb.ServerMsg) bool {
 		if err := s.stream.Send(m); err != nil {
 			return false
@@ -661,11 +671,11 @@ func (c *Client) sendLoop(s *session) {
 		}
 		// received first: a job that arrives in between is then counted
 		// twice for a moment, never missed.
-		if received, load := s.received.Load(), c.cfg.Engine.Load(); load != lastLoad || received != lastReceived {
+		if received, load := s.received.Load(), c.cfg.Engine.Load(); load != lastLoad || received != lastReceived || time.Since(lastSent) >= keepaliveEvery {
 			if !send(&rpcpb.ServerMsg{Msg: &rpcpb.ServerMsg_Load{Load: &rpcpb.Load{Running: int32(load), Received: received}}}) {
 				return
 			}
-			lastLoad, lastReceived = load, received
+			lastLoad, lastReceived, lastSent = load, received, time.Now()
 		}
 		select {
 		case <-s.ctx.Done():
@@ -727,8 +737,11 @@ func (c *Client) watchMembers(ctx context.Context, events <-chan gossip.Event, u
 		cur, epoch, closeSess := c.booster, c.epoch, c.closeSess
 		c.stateMu.Unlock()
 		gone := ev.Kind == gossip.EventFail || ev.Kind == gossip.EventLeave
+		// Gossip can declare a busy node dead by mistake (its probes time
+		// out under load); a booster heard from moments ago is alive.
+		heard := time.Since(time.Unix(0, c.lastSeen.Load())) < heardWithin
 		switch {
-		case gone && cur != "" && m.Addr == cur:
+		case gone && cur != "" && m.Addr == cur && (ev.Kind == gossip.EventLeave || !heard):
 			c.logger.Info("cluster: gossip reports the connected booster gone", "booster", cur, "state", string(m.State))
 			if closeSess != nil {
 				closeSess()

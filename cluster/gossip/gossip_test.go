@@ -212,6 +212,9 @@ func TestWrongKeyCannotJoin(t *testing.T) {
 	eventually(t, 2*time.Second, "a logs the refusal", func() bool {
 		return strings.Contains(a.logs.String(), "different CLUSTER_KEY")
 	})
+	// Each sees itself (its own join event may still be on its way) and
+	// no one else.
+	eventually(t, 2*time.Second, "each node to list itself", func() bool { return len(a.Members()) > 0 && len(c.Members()) > 0 })
 	if n := len(a.Members()); n != 1 {
 		t.Errorf("a has %d members, want 1", n)
 	}
