@@ -85,24 +85,24 @@ func TestBoosterFailover(t *testing.T) {
 	c := startCluster(t, store.Postgres, Options{})
 	n := ticketsPerScenario()
 
-	t.Run("a_kill_active_booster", func(t *testing.T) { killActiveBooster(t, c, "a", n) })
+	t.Run("a_kill_active_booster", func(t *testing.T) { defer c.Bind(t)(); killActiveBooster(t, c, "a", n) })
 	if t.Failed() {
 		return
 	}
-	t.Run("b_pause_active_booster", func(t *testing.T) { pauseActiveBooster(t, c, "b", n) })
+	t.Run("b_pause_active_booster", func(t *testing.T) { defer c.Bind(t)(); pauseActiveBooster(t, c, "b", n) })
 	if t.Failed() {
 		return
 	}
-	t.Run("c_kill_server", func(t *testing.T) { killServer(t, c, "c", n) })
+	t.Run("c_kill_server", func(t *testing.T) { defer c.Bind(t)(); killServer(t, c, "c", n) })
 	if t.Failed() {
 		return
 	}
-	t.Run("d_both_boosters_down", func(t *testing.T) { bothBoostersDown(t, c, "d", n) })
+	t.Run("d_both_boosters_down", func(t *testing.T) { defer c.Bind(t)(); bothBoostersDown(t, c, "d", n) })
 	if t.Failed() {
 		return
 	}
-	t.Run("wrong_key", func(t *testing.T) { wrongKey(t, c) })
-	t.Run("second_cluster", func(t *testing.T) { secondCluster(t, c) })
+	t.Run("wrong_key", func(t *testing.T) { defer c.Bind(t)(); wrongKey(t, c) })
+	t.Run("second_cluster", func(t *testing.T) { defer c.Bind(t)(); secondCluster(t, c) })
 }
 
 // TestBoosterFailoverMariaDB runs the lease and the job claims on MariaDB:
@@ -190,7 +190,7 @@ func killServer(t *testing.T, c *Cluster, prefix string, n int) {
 	victim := c.Servers[1]
 	res := scenario(t, c, prefix, n, 0, func(l *Load) {
 		l.WaitProgress(n / 4)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		for {
 			k, err := c.JobsLeasedBy(ctx, victim.Name)
@@ -200,10 +200,10 @@ func killServer(t *testing.T, c *Cluster, prefix string, n int) {
 			if k > 0 {
 				break
 			}
-			if ctx.Err() != nil {
-				t.Fatalf("%s never held a leased job", victim.Name)
+			if l.Progress() >= n {
+				t.Fatalf("%s was never seen holding a leased job while the tickets were filed", victim.Name)
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
 		killed := time.Now()
 		victim.Kill()
@@ -221,7 +221,7 @@ func killServer(t *testing.T, c *Cluster, prefix string, n int) {
 			t.Logf("jobs of the killed %s released %s after the kill", victim.Name, time.Since(killed).Round(time.Millisecond))
 		}
 		c.WaitStatus(10*time.Second, victim.Name+" dead", func(st cluster.Status) bool {
-			m, ok := Member(st, victim.Name)
+			m, ok := Member(st, victim)
 			return !ok || m.State == cluster.StateDead
 		})
 		victim.Restart()
@@ -307,7 +307,7 @@ func wrongKey(t *testing.T, c *Cluster) {
 	until := time.Now().Add(3 * time.Second)
 	for time.Now().Before(until) {
 		st := c.WaitStatus(5*time.Second, "a status", func(cluster.Status) bool { return true })
-		if _, ok := Member(st, x.Name); ok {
+		if _, ok := Member(st, x); ok {
 			t.Fatalf("the node with the wrong key is a member: %+v", st.Members)
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -336,13 +336,13 @@ func secondCluster(t *testing.T, a *Cluster) {
 	for time.Now().Before(until) {
 		sa := a.WaitStatus(5*time.Second, "a status", func(cluster.Status) bool { return true })
 		for _, n := range b.Nodes() {
-			if _, ok := Member(sa, n.Name); ok {
+			if _, ok := Member(sa, n); ok {
 				t.Fatalf("cluster x's node %s is a member of the first cluster: %+v", n.Name, sa.Members)
 			}
 		}
 		sb := b.WaitStatus(5*time.Second, "a status", func(cluster.Status) bool { return true })
 		for _, n := range a.Nodes() {
-			if _, ok := Member(sb, n.Name); ok {
+			if _, ok := Member(sb, n); ok {
 				t.Fatalf("the first cluster's node %s is a member of cluster x: %+v", n.Name, sb.Members)
 			}
 		}

@@ -24,13 +24,13 @@ func (c *Cluster) Store() *store.DB {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		o := c.opts.DB
-		o.MaxOpenConns = 8
+		o.MaxOpenConns = 4
 		db, err := store.Open(ctx, o)
 		if err != nil {
 			c.t.Fatalf("clustertest: open the cluster database: %v", err)
 		}
 		c.db = db
-		c.t.Cleanup(func() { _ = db.Close() })
+		c.root.Cleanup(func() { _ = db.Close() })
 	}
 	return c.db
 }
@@ -64,9 +64,9 @@ func (c *Cluster) SQL() *sql.DB {
 		if err != nil {
 			c.t.Fatalf("clustertest: open %s: %v", o.Engine, err)
 		}
-		db.SetMaxOpenConns(4)
+		db.SetMaxOpenConns(2)
 		c.sqldb = db
-		c.t.Cleanup(func() { _ = db.Close() })
+		c.root.Cleanup(func() { _ = db.Close() })
 	}
 	return c.sqldb
 }
@@ -99,10 +99,12 @@ func (c *Cluster) count(ctx context.Context, query string, args ...any) (int, er
 	return n, nil
 }
 
-// JobsLeasedBy counts jobs leased by any process of node name (lease owners
-// are "NODE_NAME/random").
+// JobsLeasedBy counts jobs leased by any process of node name. Lease
+// owners are "NODE_NAME/random" on a standalone server and
+// "NODE_NAME@LOCAL_IP:LOCAL_PORT/random" in a cluster.
 func (c *Cluster) JobsLeasedBy(ctx context.Context, name string) (int, error) {
-	return c.count(ctx, "SELECT COUNT(*) FROM jobs WHERE state = ? AND lease_owner LIKE ?", store.JobLeased, name+"/%")
+	return c.count(ctx, "SELECT COUNT(*) FROM jobs WHERE state = ? AND (lease_owner LIKE ? OR lease_owner LIKE ?)",
+		store.JobLeased, name+"/%", name+"@%")
 }
 
 // JobsLeasedByOwner counts jobs leased by one exact owner.

@@ -242,7 +242,7 @@ func (c *Cluster) WaitStable(timeout time.Duration) (cluster.Status, *Node) {
 			if !n.Running() {
 				continue
 			}
-			m, ok := Member(st, n.Name)
+			m, ok := Member(st, n)
 			if !ok || m.State != cluster.StateAlive {
 				return false
 			}
@@ -280,10 +280,11 @@ func (c *Cluster) BoosterAt(addr string) *Node {
 	return nil
 }
 
-// Member returns the member line of the node named name, if any.
-func Member(st cluster.Status, name string) (cluster.MemberStatus, bool) {
+// Member returns the member line of node n (found by its cluster
+// address), if any.
+func Member(st cluster.Status, n *Node) (cluster.MemberStatus, bool) {
 	for _, m := range st.Members {
-		if m.Name == name {
+		if m.Address == n.Addr() {
 			return m, true
 		}
 	}

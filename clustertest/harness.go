@@ -86,10 +86,12 @@ type Options struct {
 
 // Cluster is a set of omflow processes sharing one database.
 type Cluster struct {
-	t    TB
-	opts Options
-	Dir  string
-	Key  string
+	// t gets the failures (the test or subtest now running, see Bind);
+	// root owns what lives as long as the cluster (processes, databases).
+	t, root TB
+	opts    Options
+	Dir     string
+	Key     string
 
 	Boosters []*Node
 	Servers  []*Node
@@ -134,7 +136,7 @@ func New(t TB, o Options) *Cluster {
 			t.Fatalf("clustertest: temp dir: %v", err)
 		}
 	}
-	c := &Cluster{t: t, opts: o, Dir: dir, Key: o.Key, httpc: newHTTPClient()}
+	c := &Cluster{t: t, root: t, opts: o, Dir: dir, Key: o.Key, httpc: newHTTPClient()}
 	// Registered before any process starts, so it runs after every kill
 	// (cleanups run last-in first-out).
 	t.Cleanup(func() {
@@ -160,6 +162,19 @@ func New(t TB, o Options) *Cluster {
 	return c
 }
 
+// Bind makes failures of the harness go to t (a subtest) until the
+// returned function is called:
+//
+//	t.Run("a", func(t *testing.T) { defer c.Bind(t)(); ... })
+//
+// Processes and database handles still belong to the test that made the
+// cluster; nodes added by ExtraNode meanwhile are killed when t ends.
+func (c *Cluster) Bind(t TB) (restore func()) {
+	prev := c.t
+	c.t = t
+	return func() { c.t = prev }
+}
+
 // Nodes returns the boosters followed by the servers.
 func (c *Cluster) Nodes() []*Node {
 	return append(append([]*Node(nil), c.Boosters...), c.Servers...)
@@ -171,7 +186,8 @@ func (c *Cluster) Nodes() []*Node {
 func (c *Cluster) ExtraNode(name, role, ip string) *Node {
 	c.t.Helper()
 	n := c.newNode(c.opts.Name+name, role, ip)
-	c.t.Cleanup(func() { n.cleanup(c.t) })
+	t := c.t
+	t.Cleanup(func() { n.cleanup(t) })
 	return n
 }
 
