@@ -41,7 +41,7 @@ type failoverRun struct {
 	From, To   string
 	Epoch      int64
 	Elected    time.Duration // signal to the new active's "became active booster" log line
-	Dispatched time.Duration // signal to the new active's first dispatched job
+	Dispatched time.Duration // signal to the new active's "booster: first dispatch of this term"
 }
 
 type failoverResult struct {
@@ -104,8 +104,32 @@ func failover(ctx context.Context, f flags, bin string, log *slog.Logger) (failo
 	return res, err
 }
 
-var epochRE = regexp.MustCompile(`epoch=(\d+)`)
-var timeRE = regexp.MustCompile(`time=(\S+)`)
+// logFirstDispatch is the line a new active booster writes when it sends
+// its first job of the term.
+const logFirstDispatch = "booster: first dispatch of this term"
+
+var (
+	epochRE = regexp.MustCompile(`epoch=(\d+)`)
+	timeRE  = regexp.MustCompile(`time=(\S+)`)
+)
+
+func logEpoch(line string) int64 {
+	if m := epochRE.FindStringSubmatch(line); m != nil {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		return n
+	}
+	return 0
+}
+
+// logTime reads the time= of a log line (slog text format, milliseconds).
+func logTime(line string) time.Time {
+	if m := timeRE.FindStringSubmatch(line); m != nil {
+		if ts, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
+			return ts
+		}
+	}
+	return time.Time{}
+}
 
 // handover takes the active booster down (SIGKILL when crash, else
 // SIGTERM), measures the standby's takeover and restarts the old active.
@@ -118,23 +142,6 @@ func handover(ctx context.Context, c *clustertest.Cluster, crash bool) (failover
 		standby = c.Boosters[1]
 	}
 	mark := standby.LogSize()
-	base, err := counter(ctx, standby, dispatchedMetric)
-	if err != nil {
-		return failoverRun{}, false, fmt.Errorf("read %s of %s: %w", dispatchedMetric, standby.Name, err)
-	}
-	first := make(chan time.Time, 1)
-	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	go func() {
-		for pctx.Err() == nil {
-			if v, err := counter(pctx, standby, dispatchedMetric); err == nil && v > base {
-				first <- time.Now()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		close(first)
-	}()
 	t0 := time.Now()
 	if crash {
 		active.Kill()
@@ -142,22 +149,29 @@ func handover(ctx context.Context, c *clustertest.Cluster, crash bool) (failover
 		active.Stop(30 * time.Second)
 	}
 	r := failoverRun{From: active.Name, To: standby.Name}
-	at, got := <-first
-	if !got {
-		return r, false, fmt.Errorf("%s dispatched no job within 20 s of the %s of %s:\n%s", standby.Name, kindOf(crash), active.Name, standby.Tail(20))
+	// The new active logs its election and its first dispatch of the
+	// term; both lines carry the epoch and a millisecond timestamp.
+	var first string
+	deadline := time.Now().Add(20 * time.Second)
+	for first == "" {
+		if l := standby.LogLines(mark, logFirstDispatch); len(l) > 0 {
+			first = l[0]
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return r, false, fmt.Errorf("%s logged no %q within 20 s of the %s of %s:\n%s", standby.Name, logFirstDispatch, kindOf(crash), active.Name, standby.Tail(20))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	r.Dispatched = at.Sub(t0)
 	lines := standby.LogLines(mark, "became active booster")
 	if len(lines) == 0 {
 		return r, false, fmt.Errorf("%s dispatched but logged no \"became active booster\"", standby.Name)
 	}
-	if m := epochRE.FindStringSubmatch(lines[0]); m != nil {
-		r.Epoch, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	if m := timeRE.FindStringSubmatch(lines[0]); m != nil {
-		if ts, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
-			r.Elected = ts.Sub(t0)
-		}
+	r.Epoch = logEpoch(lines[0])
+	r.Elected = logTime(lines[0]).Sub(t0)
+	r.Dispatched = logTime(first).Sub(t0)
+	if logEpoch(first) != r.Epoch {
+		return r, false, nil
 	}
 	ok := r.Epoch == st.Epoch+1 && len(lines) == 1
 	active.Start()

@@ -51,7 +51,7 @@ func (r report) Markdown() string {
 		w("Not run in this invocation.\n\n")
 	}
 	if len(fo.Crash)+len(fo.Clean) > 0 {
-		w("Time from the signal to the active booster until the standby logs `became active booster` (elected) and until its `%s` first moves (first job dispatched by the new active). A trickle of %.0f tickets/s is filed through the servers throughout, so there is always a job to dispatch. p99 of %d runs is the slowest run (nearest rank).\n\n", dispatchedMetric, r.Trickle, r.Runs)
+		w("Time from the signal to the active booster until the standby logs `became active booster` (elected) and `booster: first dispatch of this term` (first job dispatched by the new active), read from the millisecond timestamps of the new active's log. A trickle of %.0f tickets/s is filed through the servers throughout, so there is always a job to dispatch. p99 of %d runs is the slowest run (nearest rank).\n\n", r.Trickle, r.Runs)
 		w("| handover | runs | elected p50 | elected p99 | first dispatch p50 | first dispatch p99 | first dispatch max | aim |\n")
 		w("|---|---:|---:|---:|---:|---:|---:|---|\n")
 		row := func(name string, runs []failoverRun, aim string) {
