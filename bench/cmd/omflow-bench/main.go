@@ -211,6 +211,11 @@ func section(f flags, info machine.Info, rs []standalone.Result) string {
 	b.WriteString("- **Latency**: per request at the client; **Filed → task**: per ticket, from the ticket's to its task's creation time.\n")
 	b.WriteString("- **Peak RSS**: the server's VmHWM during the level (reset before each level); **Peak Go heap**: highest `go_memstats_heap_inuse_bytes` sampled once a second from `/metrics`.\n\n")
 	b.WriteString(standalone.Table(rs))
+	for _, r := range rs {
+		if r.Errors > 0 {
+			fmt.Fprintf(&b, "\nFirst failed request (%s, %d clients): `%s`\n", r.Engine, r.Conc, strings.ReplaceAll(r.Sample, "`", "'"))
+		}
+	}
 	b.WriteString("\nWhere the time went: CPU time per ticket from /proc (the PostgreSQL column sums all `postgres` processes, so other database work on the machine lands in it), " +
 		"the mean duration of one engine step (job claimed → committed, from `omflow_step_duration_seconds`), and how busy the machine's CPUs were while filing:\n\n")
 	b.WriteString(standalone.CPUTable(rs))
