@@ -438,23 +438,26 @@ func (c *Client) connect(ctx context.Context, first string) (*session, error) {
 			tried[a] = true
 			go func() { results <- c.attempt(ctx, a) }()
 		}
-		var won *session
 		var next []string
-		for range addrs {
+		for i := range addrs {
 			r := <-results
 			switch {
-			case r.s != nil && won == nil:
-				won = r.s
 			case r.s != nil:
-				r.s.cancel() // a second welcome: keep the first
+				// The first welcome wins at once: an attempt at a paused
+				// booster must not hold it up. Later answers are closed.
+				go func(left int) {
+					for range left {
+						if r := <-results; r.s != nil {
+							r.s.cancel()
+						}
+					}
+				}(len(addrs) - i - 1)
+				return r.s, nil
 			case r.redirect != "" && !tried[r.redirect] && !slices.Contains(next, r.redirect):
 				next = append(next, r.redirect)
 			case r.err != nil:
 				errs = append(errs, r.err)
 			}
-		}
-		if won != nil {
-			return won, nil
 		}
 		addrs = next
 	}
@@ -464,40 +467,34 @@ func (c *Client) connect(ctx context.Context, first string) (*session, error) {
 	return nil, errors.Join(errs...)
 }
 
-// attempt opens a stream to addr and registers.
+// attempt opens a stream to addr and registers, all within ConnectTimeout.
 func (c *Client) attempt(ctx context.Context, addr string) attemptResult {
 	cl, err := c.rpcClient(addr)
 	if err != nil {
 		return attemptResult{addr: addr, err: err}
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := cl.Connect(sctx)
-	if err != nil {
-		cancel()
-		return attemptResult{addr: addr, err: fmt.Errorf("connect to booster %s: %w", addr, err)}
-	}
-	reg := &rpcpb.ServerMsg{Msg: &rpcpb.ServerMsg_Register{Register: &rpcpb.Register{
-		Name: c.cfg.Name, Address: c.cfg.Address, HttpAddr: c.cfg.HTTP, Capacity: int32(c.cfg.Capacity), Version: c.cfg.Version,
-	}}}
+	timer := time.AfterFunc(c.cfg.ConnectTimeout, cancel)
 	type recv struct {
-		m   *rpcpb.BoosterMsg
-		err error
+		stream rpcpb.Booster_ConnectClient
+		m      *rpcpb.BoosterMsg
+		err    error
 	}
-	ch := make(chan recv, 1)
-	go func() {
+	r := func() recv {
+		stream, err := cl.Connect(sctx)
+		if err != nil {
+			return recv{err: fmt.Errorf("connect: %w", err)}
+		}
+		reg := &rpcpb.ServerMsg{Msg: &rpcpb.ServerMsg_Register{Register: &rpcpb.Register{
+			Name: c.cfg.Name, Address: c.cfg.Address, HttpAddr: c.cfg.HTTP, Capacity: int32(c.cfg.Capacity), Version: c.cfg.Version,
+		}}}
 		if err := stream.Send(reg); err != nil {
-			ch <- recv{err: err}
-			return
+			return recv{err: err}
 		}
 		m, err := stream.Recv()
-		ch <- recv{m, err}
+		return recv{stream, m, err}
 	}()
-	t := time.NewTimer(c.cfg.ConnectTimeout)
-	defer t.Stop()
-	var r recv
-	select {
-	case r = <-ch:
-	case <-t.C:
+	if !timer.Stop() {
 		cancel()
 		return attemptResult{addr: addr, err: fmt.Errorf("booster %s: no answer within %v", addr, c.cfg.ConnectTimeout)}
 	}
@@ -513,7 +510,7 @@ func (c *Client) attempt(ctx context.Context, addr string) attemptResult {
 	}
 	switch v := r.m.GetMsg().(type) {
 	case *rpcpb.BoosterMsg_Welcome:
-		return attemptResult{addr: addr, s: &session{addr: addr, epoch: v.Welcome.GetEpoch(), stream: stream, ctx: sctx, cancel: cancel}}
+		return attemptResult{addr: addr, s: &session{addr: addr, epoch: v.Welcome.GetEpoch(), stream: r.stream, ctx: sctx, cancel: cancel}}
 	case *rpcpb.BoosterMsg_Redirect:
 		cancel()
 		return attemptResult{addr: addr, redirect: v.Redirect.GetActive()}
