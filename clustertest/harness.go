@@ -246,6 +246,10 @@ func (c *Cluster) baseEnv(n *Node) map[string]string {
 		"OMFLOW_DB_PARAMS":   db.Params,
 		"OMFLOW_WORKERS":     strconv.Itoa(c.opts.Workers),
 	}
+	if db.Engine == store.Postgres && !strings.Contains(db.Params, "application_name=") {
+		// pg_stat_activity then says which node holds which connections.
+		env["OMFLOW_DB_PARAMS"] = strings.TrimPrefix(db.Params+"&application_name=omflow-"+n.Name, "&")
+	}
 	addrs := c.BoosterAddrs()
 	if len(addrs) > 0 {
 		h, p, _ := net.SplitHostPort(addrs[0])
