@@ -545,12 +545,14 @@ type settingRow struct {
 	Key, Label, Help, Value, Default string
 	Kind                             store.SettingKind
 	Choices                          []string
+	Labels                           map[string]string // choice -> what the list shows
 	Min, Max                         int
 	Error                            string
 }
 
 type settingsData struct {
-	Rows []settingRow
+	Rows    []settingRow
+	Cluster *clusterBlock // nil for a standalone server
 }
 
 // settingLabel names a known setting; a setting the pages do not know yet
@@ -575,6 +577,9 @@ func (u *UI) settingsRows(rq *req, values map[string]string) []settingRow {
 	var rows []settingRow
 	for _, s := range store.SettingSpecs() {
 		r := settingRow{Key: s.Key, Value: values[s.Key], Default: s.Default, Kind: s.Kind, Choices: s.Choices, Min: s.Min, Max: s.Max}
+		if s.Key == store.SettingDefaultLang {
+			r.Labels = map[string]string{"ja": "日本語", "en": "English"}
+		}
 		if lbl, help := settingLabel(s.Key); lbl != "" {
 			r.Label, r.Help = rq.T(lbl), rq.T(help)
 		} else {
@@ -601,7 +606,7 @@ func (u *UI) settingsPage(rq *req) error {
 	if err != nil {
 		return err
 	}
-	return rq.render(http.StatusOK, "settings", rq.T("settings.title"), "admin", settingsData{Rows: u.settingsRows(rq, values)})
+	return rq.render(http.StatusOK, "settings", rq.T("settings.title"), "admin", settingsData{Rows: u.settingsRows(rq, values), Cluster: u.clusterBlock(rq.ctx)})
 }
 
 func (u *UI) settingsPost(rq *req) error {
@@ -640,5 +645,5 @@ func (u *UI) settingsPost(rq *req) error {
 	for i := range rows {
 		rows[i].Error = errs[rows[i].Key]
 	}
-	return rq.render(http.StatusUnprocessableEntity, "settings", rq.T("settings.title"), "admin", settingsData{Rows: rows})
+	return rq.render(http.StatusUnprocessableEntity, "settings", rq.T("settings.title"), "admin", settingsData{Rows: rows, Cluster: u.clusterBlock(rq.ctx)})
 }

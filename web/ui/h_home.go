@@ -50,7 +50,7 @@ func (u *UI) home(rq *req) error {
 			d.CanStart++
 		}
 	}
-	d.Tasks = tasks
+	d.Tasks = rq.namedGroups(tasks)
 	if len(d.Tasks) > 10 {
 		d.Tasks, d.MoreTasks = d.Tasks[:10], true
 	}

@@ -19,7 +19,7 @@ type inboxData struct {
 func (u *UI) inbox(rq *req) (inboxData, error) {
 	d := inboxData{All: rq.actor.Admin && rq.r.URL.Query().Get("all") == "1"}
 	tasks, err := u.o.Engine.Tasks(rq.ctx, rq.actor, d.All)
-	d.Tasks = tasks
+	d.Tasks = rq.namedGroups(tasks)
 	return d, err
 }
 
@@ -58,6 +58,7 @@ func (u *UI) taskForm(rq *req) (*flow.TaskForm, *formPage, error) {
 	in.Form, in.View, in.Values = tf.Form, tf.View, tf.Ticket.Fields
 	fv := buildForm(in)
 	task := tf.Task
+	task.Group = rq.groupName(task.Group)
 	d := &formPage{
 		Form: fv, Action: fmt.Sprintf("/tasks/%d", task.ID), PersistAs: fmt.Sprintf("task-%d", task.ID),
 		Task: &task, Ticket: tf.Ticket, Done: task.State != store.TaskOpen,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/omflow/omflow/flow"
 	"github.com/omflow/omflow/flow/def"
+	"github.com/omflow/omflow/flow/expr"
 	"github.com/omflow/omflow/store"
 )
 
@@ -334,9 +335,9 @@ func (u *UI) ticketPage(rq *req) error {
 	fv := buildForm(in)
 	markReadonly(fv.Items)
 
-	titles := map[string]string{}
+	fields := map[string]*def.FormItem{}
 	for _, f := range df.Form.Fields() {
-		titles[f.ID] = firstNonEmpty(f.Config.Title, f.ID)
+		fields[f.ID] = df.Form.Field(f.ID)
 	}
 	d := ticketPageData{T: t, Fields: fv, Files: files, MyTasks: map[int64]bool{}, StateKey: stateKey(t)}
 	visited := map[string]bool{}
@@ -348,7 +349,11 @@ func (u *UI) ticketPage(rq *req) error {
 		he := historyEntry{EventView: ev, KindKey: eventKey(ev.Kind)}
 		for _, fid := range sortedKeys(ev.Changes) {
 			c := ev.Changes[fid]
-			he.Changes = append(he.Changes, change{Field: firstNonEmpty(titles[fid], fid), Old: valueText(c[0]), New: valueText(c[1])})
+			title := fid
+			if f := fields[fid]; f != nil {
+				title = firstNonEmpty(f.Config.Title, fid)
+			}
+			he.Changes = append(he.Changes, change{Field: title, Old: rq.display(fields[fid], c[0]), New: rq.display(fields[fid], c[1])})
 		}
 		d.History = append(d.History, he)
 	}
@@ -370,12 +375,56 @@ func (u *UI) ticketPage(rq *req) error {
 			TypeName: func(typ string) string { return rq.T(nodeTypeKey(typ)) },
 		})
 	}
-	d.HeaderGroup = fv.GroupName(t.Group)
+	d.HeaderGroup = rq.groupName(t.Group)
+	for i := range t.Tasks {
+		t.Tasks[i].Group = rq.groupName(t.Tasks[i].Group)
+	}
 	title := t.No
 	if t.Title != "" {
 		title += " " + t.Title
 	}
 	return rq.render(http.StatusOK, "ticket", title, "tickets", d)
+}
+
+// display renders a field value for the history: choices by their text,
+// levels by their colour's name, groups by name.
+func (rq *req) display(f *def.FormItem, v any) string {
+	if f == nil {
+		return valueText(v)
+	}
+	switch f.Type {
+	case def.TypeSelectbox, def.TypeRadiobox:
+		s := valueText(v)
+		for _, c := range f.Config.Lists {
+			if c.Value == s {
+				return c.Text
+			}
+		}
+		return s
+	case def.TypeCheckbox:
+		vals := expr.List(v)
+		for i, x := range vals {
+			for _, c := range f.Config.Lists {
+				if c.Value == x {
+					vals[i] = c.Text
+				}
+			}
+		}
+		return strings.Join(vals, ", ")
+	case def.TypeHLevel:
+		if s := valueText(v); s != "" {
+			return rq.T(levelKey(s))
+		}
+		return ""
+	case def.TypeHGroup:
+		g, u := expr.GroupParts(v)
+		g = rq.groupName(g)
+		if u != "" {
+			return g + " / " + u
+		}
+		return g
+	}
+	return valueText(v)
 }
 
 func markReadonly(items []*formNode) {

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/omflow/omflow/cluster"
 	"github.com/omflow/omflow/flow"
 	"github.com/omflow/omflow/store"
 	"github.com/omflow/omflow/web/auth"
@@ -43,6 +45,12 @@ type Options struct {
 	// Heartbeat is the interval of keep-alive comments on event streams
 	// (default 25 s).
 	Heartbeat time.Duration
+	// Cluster, in cluster mode, returns the cluster status for the
+	// settings page's Cluster block; nil for a standalone server.
+	Cluster func(ctx context.Context) (cluster.Status, error)
+	// Degraded, in cluster mode, reports that no booster is reachable (the
+	// server claims jobs itself); every page then shows a banner.
+	Degraded func() bool
 }
 
 // UI serves the pages. Make it with New.
@@ -176,6 +184,37 @@ type req struct {
 	lang  string
 	loc   *time.Location
 	tr    tr
+
+	groupNames map[string]string // group id (as text) -> name, loaded once
+}
+
+// groupName shows a group as a task or ticket names it: an id becomes the
+// group's name; a name, or an id the system does not know, stays as given.
+func (rq *req) groupName(v string) string {
+	if rq.groupNames == nil {
+		rq.groupNames = map[string]string{}
+		gs, err := rq.u.o.Directory.Groups(rq.ctx)
+		if err != nil {
+			rq.u.log.Warn("load group names", "err", err)
+		}
+		for _, g := range gs {
+			rq.groupNames[strconv.FormatInt(g.ID, 10)] = g.Name
+		}
+	}
+	if n, ok := rq.groupNames[v]; ok {
+		return n
+	}
+	return v
+}
+
+// namedGroups returns tasks with their groups shown by name.
+func (rq *req) namedGroups(tasks []flow.TaskView) []flow.TaskView {
+	out := make([]flow.TaskView, len(tasks))
+	for i, t := range tasks {
+		t.Group = rq.groupName(t.Group)
+		out[i] = t
+	}
+	return out
 }
 
 // T translates into the request's language.
@@ -375,6 +414,7 @@ type pageData struct {
 	TaskCount int
 	Path      string
 	Version   string
+	Degraded  bool // cluster mode without a booster: show the banner
 	D         any
 }
 
@@ -398,6 +438,7 @@ func (rq *req) render(status int, page, title, nav string, d any) error {
 		}
 	}
 	pd.Flash, pd.FlashKind = rq.takeFlash()
+	pd.Degraded = rq.actor != nil && rq.u.degraded()
 	return rq.u.rd.render(rq.w, status, page, rq.lang, rq.loc, pd)
 }
 

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omflow/omflow/cluster"
 	"github.com/omflow/omflow/flow"
 	"github.com/omflow/omflow/store"
 	"github.com/omflow/omflow/store/storetest"
@@ -74,6 +75,10 @@ type Options struct {
 	DefaultLang string
 	// Heartbeat is ui.Options.Heartbeat.
 	Heartbeat time.Duration
+	// Cluster and Degraded are ui.Options.Cluster and Degraded (cluster
+	// mode); nil for a standalone server.
+	Cluster  func(ctx context.Context) (cluster.Status, error)
+	Degraded func() bool
 }
 
 // Start builds and starts a stack; it stops at the test's cleanup.
@@ -90,7 +95,7 @@ func Start(t testing.TB, o Options) *Stack {
 		Hooks: flow.Hooks{TaskAssigned: broker.TaskAssigned}})
 	a := auth.New(db, auth.Options{Logger: logger, CacheTTL: -1, LoginBurst: 1000})
 	pages, err := ui.New(ui.Options{Engine: eng, Accounts: a, Directory: db, Broker: broker, Logger: logger,
-		DefaultLang: o.DefaultLang, Version: "test", Heartbeat: o.Heartbeat})
+		DefaultLang: o.DefaultLang, Version: "test", Heartbeat: o.Heartbeat, Cluster: o.Cluster, Degraded: o.Degraded})
 	if err != nil {
 		t.Fatalf("uitest: pages: %v", err)
 	}
