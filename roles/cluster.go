@@ -96,6 +96,21 @@ func (s *Server) clusterWebOptions(o *web.Options) {
 	}
 }
 
+// clusterUIOptions gives the pages the Cluster block and the degraded
+// banner.
+func (s *Server) clusterUIOptions(o *ui.Options) {
+	o.Cluster = func(context.Context) (cluster.Status, error) {
+		if s.Cluster == nil {
+			return cluster.Status{Mode: "cluster", Members: []cluster.MemberStatus{}}, nil
+		}
+		return s.Cluster.Status(), nil
+	}
+	o.Degraded = func() bool {
+		c := s.clusterClient()
+		return c != nil && c.Degraded()
+	}
+}
+
 func (s *Server) clusterClient() *client.Client {
 	if s.Cluster == nil {
 		return nil

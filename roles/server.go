@@ -163,8 +163,12 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 	s.Engine = flow.New(s.DB, eo)
 	maxUpload := int64(s.Cfg.MaxAttachmentMB) << 20
 	accounts := auth.New(s.DB, auth.Options{Logger: s.Log, MaxFormBytes: maxUpload + 1<<20})
-	pages, err := ui.New(ui.Options{Engine: s.Engine, Accounts: accounts, Directory: s.DB, Broker: s.Broker,
-		Logger: s.Log, Version: cli.Version, MaxUpload: maxUpload})
+	uo := ui.Options{Engine: s.Engine, Accounts: accounts, Directory: s.DB, Broker: s.Broker,
+		Logger: s.Log, Version: cli.Version, MaxUpload: maxUpload}
+	if s.Cfg.ClusterMode() {
+		s.clusterUIOptions(&uo)
+	}
+	pages, err := ui.New(uo)
 	if err != nil {
 		return err
 	}
