@@ -328,6 +328,19 @@ func TestInvalidSubmissionShowsTheFieldError(t *testing.T) {
 			b.visible("#f-FORMITM_1")
 			b.typeIn("#f-FORMITM_2", "説明だけ書いた")
 			b.click(`input[name="FORMITM_3"][value="red"]`)
+			// h_group: the person list offers the chosen group's members.
+			offered := func(group string) string {
+				return evalJS[string](b, `(() => { const g = document.querySelector("#f-FORMITM_5-g"); g.value = "`+group+`";
+					g.dispatchEvent(new Event("change", {bubbles: true}));
+					return [...document.querySelectorAll("#f-FORMITM_5-u option")].filter(o => !o.hidden).map(o => o.value).join(","); })()`)
+			}
+			if got := offered("1"); got != ",bob" {
+				t.Errorf("members offered for 総務: %q", got)
+			}
+			if got := offered("2"); got != ",alice" {
+				t.Errorf("members offered for 任務處理組: %q", got)
+			}
+			b.do(chromedp.SetValue(chromedp.CSS("#f-FORMITM_5-u"), "alice"))
 			// The browser would stop an empty required field itself; the
 			// server must catch it too.
 			evalJS[bool](b, `document.querySelectorAll("[required]").forEach(e => e.removeAttribute("required")), true`)
@@ -344,6 +357,9 @@ func TestInvalidSubmissionShowsTheFieldError(t *testing.T) {
 			}
 			if !evalJS[bool](b, `document.querySelector('input[name="FORMITM_3"][value="red"]').checked`) {
 				t.Error("chosen level lost")
+			}
+			if g, u := b.value("#f-FORMITM_5-g"), b.value("#f-FORMITM_5-u"); g != "2" || u != "alice" {
+				t.Errorf("chosen group and person lost: %q %q", g, u)
 			}
 			if got := b.path(); got != "/new/mission" {
 				t.Errorf("page moved to %s", got)

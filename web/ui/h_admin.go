@@ -26,7 +26,15 @@ type appsData struct {
 
 type appRow struct {
 	flow.AppInfo
-	Versions map[int64][]flow.VersionInfo
+	Versions map[int64][]versionRow
+}
+
+// versionRow is a flow version with its time parsed, to show it in the
+// reader's zone.
+type versionRow struct {
+	Version   int
+	Current   bool
+	CreatedAt time.Time
 }
 
 func (u *UI) loadApps(rq *req) ([]appRow, error) {
@@ -36,13 +44,16 @@ func (u *UI) loadApps(rq *req) ([]appRow, error) {
 	}
 	out := make([]appRow, 0, len(apps))
 	for _, a := range apps {
-		row := appRow{AppInfo: a, Versions: map[int64][]flow.VersionInfo{}}
+		row := appRow{AppInfo: a, Versions: map[int64][]versionRow{}}
 		for _, f := range a.Flows {
 			vs, err := u.o.Engine.FlowVersions(rq.ctx, rq.actor, f.ID)
 			if err != nil {
 				return nil, err
 			}
-			row.Versions[f.ID] = vs
+			for _, v := range vs {
+				at, _ := time.Parse(time.RFC3339, v.CreatedAt)
+				row.Versions[f.ID] = append(row.Versions[f.ID], versionRow{Version: v.Version, Current: v.Current, CreatedAt: at})
+			}
 		}
 		out = append(out, row)
 	}

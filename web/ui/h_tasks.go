@@ -126,8 +126,10 @@ func (u *UI) events(rq *req) error {
 	defer cancel()
 
 	rc := http.NewResponseController(rq.w)
-	// The server's write timeout is for ordinary pages; a stream stays open.
+	// The server's timeouts are for ordinary pages; a stream stays open
+	// (and the script reconnects should it close anyway).
 	_ = rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
 	h := rq.w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
