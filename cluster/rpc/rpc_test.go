@@ -360,11 +360,18 @@ func FuzzValidateServerMsg(f *testing.F) {
 	for _, m := range []*rpcpb.ServerMsg{
 		{Msg: &rpcpb.ServerMsg_Register{Register: &rpcpb.Register{Name: "s", Address: "1.2.3.4:5", Capacity: 2}}},
 		{Msg: &rpcpb.ServerMsg_Done{Done: &rpcpb.JobsDone{Results: []*rpcpb.JobResult{{JobId: 7, Ok: true}}}}},
+		{Msg: &rpcpb.ServerMsg_Ready{Ready: &rpcpb.JobsReady{Count: 1, Jobs: []*rpcpb.ReadyJob{{Id: 3, RunAtUnixMs: 1700000000000}}}}},
+		{Msg: &rpcpb.ServerMsg_Event{Event: &rpcpb.ClusterEvent{Kind: "flows", Payload: []byte("{}"), Version: 2}}},
+		{Msg: &rpcpb.ServerMsg_Load{Load: &rpcpb.Load{Running: 3, Received: 9}}},
 	} {
 		b, _ := proto.Marshal(m)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		var bm rpcpb.BoosterMsg
+		if proto.Unmarshal(b, &bm) == nil {
+			_ = ValidateBoosterMsg(&bm)
+		}
 		var m rpcpb.ServerMsg
 		if proto.Unmarshal(b, &m) != nil {
 			return
@@ -374,4 +381,35 @@ func FuzzValidateServerMsg(f *testing.F) {
 			_ = ValidateRegister(r)
 		}
 	})
+}
+
+func TestValidateNewMessageKinds(t *testing.T) {
+	bad := []*rpcpb.ServerMsg{
+		{Msg: &rpcpb.ServerMsg_Ready{Ready: &rpcpb.JobsReady{Jobs: []*rpcpb.ReadyJob{{Id: 0}}}}},
+		{Msg: &rpcpb.ServerMsg_Ready{Ready: &rpcpb.JobsReady{Jobs: []*rpcpb.ReadyJob{{Id: 1, RunAtUnixMs: -1}}}}},
+		{Msg: &rpcpb.ServerMsg_Event{Event: &rpcpb.ClusterEvent{Kind: ""}}},
+		{Msg: &rpcpb.ServerMsg_Event{Event: &rpcpb.ClusterEvent{Kind: "has space"}}},
+		{Msg: &rpcpb.ServerMsg_Load{Load: &rpcpb.Load{Received: -1}}},
+	}
+	for _, m := range bad {
+		if err := ValidateServerMsg(m); err == nil {
+			t.Errorf("accepted %v", m)
+		}
+	}
+	good := []*rpcpb.ServerMsg{
+		{Msg: &rpcpb.ServerMsg_Ready{Ready: &rpcpb.JobsReady{Count: 1, Jobs: []*rpcpb.ReadyJob{{Id: 1, RunAtUnixMs: 5}}}}},
+		{Msg: &rpcpb.ServerMsg_Event{Event: &rpcpb.ClusterEvent{Kind: "changed:flows", Version: 3}}},
+		{Msg: &rpcpb.ServerMsg_Load{Load: &rpcpb.Load{Running: 1, Received: 4}}},
+	}
+	for _, m := range good {
+		if err := ValidateServerMsg(m); err != nil {
+			t.Errorf("refused %v: %v", m, err)
+		}
+	}
+	if err := ValidateBoosterMsg(&rpcpb.BoosterMsg{Msg: &rpcpb.BoosterMsg_Heartbeat{Heartbeat: &rpcpb.Heartbeat{Epoch: 0}}}); err == nil {
+		t.Error("heartbeat with epoch 0 accepted")
+	}
+	if err := ValidateBoosterMsg(&rpcpb.BoosterMsg{Msg: &rpcpb.BoosterMsg_Heartbeat{Heartbeat: &rpcpb.Heartbeat{Epoch: 2}}}); err != nil {
+		t.Error(err)
+	}
 }
