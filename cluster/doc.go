@@ -8,6 +8,10 @@
 //	rpc     the booster RPC: gRPC over TLS with a mutual cluster-key proof
 //	rpcpb   its protobuf (generated; see below)
 //	elect   the active-booster election on the database lease
+//	booster the active booster's dispatch, sweeps and event relay; a
+//	        booster process (Node)
+//	client  a server's session with the booster and degraded mode; the
+//	        cluster side of a server process (Node)
 //
 // The cluster layer moves jobs and events; it never interprets them, and
 // it imports neither flow/, web/ nor roles/.
@@ -156,10 +160,77 @@
 // Servers try BOOSTER, then SECOND_BOOSTER; a standby answers Connect with
 // a Redirect naming the lease holder.
 //
+// # Dispatch (package booster)
+//
+// Only the active booster dispatches, from one goroutine that owns all
+// dispatch state for its term; the term's end (Lead's context) ends every
+// server stream with a Redirect. A server registers its capacity (WORKERS)
+// and reports Load{running, received}: running counts its jobs, its own
+// included (those it claimed in degraded mode), and received the job ids it
+// had been sent when it counted, so the booster's view of a server is
+// running + (ids sent since). Due jobs go one by one to the server with
+// room and the smallest share of its capacity in use (ties: the one served
+// longest ago), never beyond capacity, in one Dispatch per server per round;
+// the rest wait in memory until a server reports room.
+//
+// The booster learns that jobs are due from
+//
+//	JobsReady     servers name the jobs each commit enqueued (the outbox):
+//	              due ones are dispatched at once, future ones set a timer
+//	timer         the earliest run_at / lease expiry (NextDueAt) of each scan
+//	sweep         DefaultSweepEvery (1 s): the safety net; also after a
+//	              server stream closes, a server registers, a release
+//	gossip        a server reported dead: its jobs are released under the
+//	              fence (one conditional UPDATE joining booster_leases on
+//	              holder, epoch and expiry by the database clock) and
+//	              dispatched; a deposed booster's release changes nothing
+//
+// Servers claim dispatched jobs with their own lease (ClaimJob), so a
+// second dispatch of a job is harmless: one claim wins. A job dispatched
+// and not claimed within DefaultRedispatchAfter (2 s) is dispatched again
+// by the next sweep; a server whose queue is full rejects the job and it
+// goes elsewhere at once. omflow_booster_dispatch_unclaimed_total counts
+// dispatches that found nothing to claim (the measure of duplicates).
+//
+// Gossip can declare a busy node dead by mistake (its probes time out on an
+// overloaded host). A server whose stream has carried something in the last
+// 400 ms (it sends Load at least every 300 ms) keeps its jobs; it is looked
+// at again every 200 ms while gossip keeps it dead. Likewise a server keeps
+// a booster whose stream is live (heartbeat every 300 ms).
+//
+// Cluster events: a server sends "flows" (apps or flows changed) and
+// "task" (a task was assigned, for live inboxes) to the booster, which
+// relays them to every other server; the booster reads the change counters
+// every 500 ms and sends "changed:<scope>" to all. With no booster, the
+// servers' own version checks catch up.
+//
+// # A server's session and degraded mode (package client)
+//
+//	connect      every booster candidate at once (the gossip-announced
+//	             active first, then BOOSTER, SECOND_BOOSTER); the first
+//	             Welcome wins; Redirects are followed once; each attempt
+//	             is bounded by DefaultConnectTimeout (1 s)
+//	retry        50 ms doubling to 1 s, cut short by gossip news of an
+//	             active booster with a newer epoch
+//	silence      a stream quiet for DefaultSilence (1 s) is dropped (a
+//	             paused booster); so is one gossip reports dead
+//	degraded     no booster for DefaultDegradedAfter (1 s): the engine
+//	             polls the database itself ("no booster reachable: claiming
+//	             jobs from the database (degraded mode)"); a Welcome turns
+//	             polling off ("booster X is active: dispatch resumed")
+//
+// Measured on loopback with PostgreSQL (2 shared cores, load ~15): clean
+// handover (SIGTERM) 95-180 ms from the signal to the standby's election,
+// 150-250 ms to its first dispatch; crash (SIGKILL) 1.44 s to the
+// election, 1.50 s to the first dispatch; SIGSTOP of the active 1.34 s to
+// the standby's election, the paused one steps down on SIGCONT; a crashed
+// server's job dispatched again 1.1 s after the crash.
+//
 // # Regenerating the protobuf code
 //
 // The generated code in rpcpb is committed. After changing
-// rpcpb/booster.proto run (the future `make proto` target):
+// rpcpb/booster.proto run `make proto`, which installs the generators and
+// runs
 //
 //	go generate ./cluster/rpcpb
 //
