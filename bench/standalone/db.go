@@ -237,3 +237,20 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+// Connections returns how many connections the PostgreSQL server has open
+// (all databases and users) and its max_connections.
+func (w *Watcher) Connections(ctx context.Context) (inUse, limit int64, err error) {
+	if !w.postgres {
+		return 0, 0, nil
+	}
+	if err := w.g.WithContext(ctx).Raw("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").Scan(&inUse).Error; err != nil {
+		return 0, 0, fmt.Errorf("count connections: %w", err)
+	}
+	var s string
+	if err := w.g.WithContext(ctx).Raw("SHOW max_connections").Scan(&s).Error; err != nil {
+		return 0, 0, fmt.Errorf("read max_connections: %w", err)
+	}
+	_, err = fmt.Sscan(s, &limit)
+	return inUse, limit, err
+}

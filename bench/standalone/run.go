@@ -93,10 +93,13 @@ type Result struct {
 	Load1          float64       // 1-minute load average at the start
 	// Steps and StepTime are the engine's jobs run during the level and
 	// their mean duration, claim to commit (omflow_step_duration_seconds).
-	Steps    int64
-	StepTime time.Duration
-	SQL      *SQLCounts // CountSQL only
-	Tables   map[string]TableStats
+	// PGConns is the most client connections the PostgreSQL server had
+	// open (anyone's) in the once-a-second samples; PGMaxConns its limit.
+	PGConns, PGMaxConns int64
+	Steps               int64
+	StepTime            time.Duration
+	SQL                 *SQLCounts // CountSQL only
+	Tables              map[string]TableStats
 }
 
 // FiledPerSec is tickets filed per second.
@@ -307,7 +310,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	busy0, total0 := MachineCPU()
 
 	// Memory sampler: the Go heap from /metrics once a second.
-	var peakHeap atomic.Int64
+	var peakHeap, peakConns, maxConns atomic.Int64
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	var sampler sync.WaitGroup
 	sampler.Add(1)
@@ -319,6 +322,12 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 			if m, err := r.admin.Metrics(sampleCtx); err == nil {
 				if h := int64(m["go_memstats_heap_inuse_bytes"]); h > peakHeap.Load() {
 					peakHeap.Store(h)
+				}
+			}
+			if n, limit, err := r.w.Connections(sampleCtx); err == nil && limit > 0 {
+				maxConns.Store(limit)
+				if n > peakConns.Load() {
+					peakConns.Store(n)
 				}
 			}
 			select {
@@ -437,6 +446,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 		}
 	}
 	res.PeakHeap = peakHeap.Load()
+	res.PGConns, res.PGMaxConns = peakConns.Load(), maxConns.Load()
 	if steps1, stepSum1 := r.steps(ctx); steps1 > steps0 {
 		res.Steps = steps1 - steps0
 		res.StepTime = time.Duration((stepSum1 - stepSum0) / float64(res.Steps) * float64(time.Second))

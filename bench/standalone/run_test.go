@@ -87,6 +87,9 @@ func TestRunFilesAndAdvances(t *testing.T) {
 				if e == Postgres && (r.SQL == nil || r.SQL.Executes < 30*4) {
 					t.Errorf("%d clients: SQL counts %+v", r.Conc, r.SQL)
 				}
+				if e == Postgres && (r.PGMaxConns < 1 || r.PGConns < 1 || r.PGConns > r.PGMaxConns) {
+					t.Errorf("%d clients: PostgreSQL connections %d of %d", r.Conc, r.PGConns, r.PGMaxConns)
+				}
 			}
 			if e == Postgres && run.PGVersion == "" {
 				t.Error("no PostgreSQL version")

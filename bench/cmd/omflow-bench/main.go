@@ -214,6 +214,10 @@ func section(f flags, info machine.Info, rs []standalone.Result) string {
 	for _, r := range rs {
 		if r.Errors > 0 {
 			fmt.Fprintf(&b, "\nFirst failed request (%s, %d clients): `%s`\n", r.Engine, r.Conc, strings.ReplaceAll(r.Sample, "`", "'"))
+			if r.PGMaxConns > 0 {
+				fmt.Fprintf(&b, "PostgreSQL had up to %d of its %d client connections open during that level (every user of the server counted); "+
+					"the server's log (-keep -workdir DIR) names the cause.\n", r.PGConns, r.PGMaxConns)
+			}
 		}
 	}
 	b.WriteString("\nWhere the time went: CPU time per ticket from /proc (the PostgreSQL column sums all `postgres` processes, so other database work on the machine lands in it), " +
