@@ -92,7 +92,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Role: "server", LocalIP: "127.0.0.1", LocalPort: 5169, BoosterPort: 5169, SecondBoosterPort: 5169,
 		DBEngine: "sqlite", DBName: "omflow", HTTPPort: 8080, DataDir: "./data",
-		LogLevel: "info", LogFormat: "text", Workers: 8, MaxAttachmentMB: 10,
+		LogLevel: "info", LogFormat: "text", Workers: 16, MaxAttachmentMB: 10,
 	}
 	if got := Defaults(); got != want {
 		t.Fatalf("Defaults() =\n%+v\nwant\n%+v", got, want)

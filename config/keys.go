@@ -216,7 +216,7 @@ var table = []Key{
 		func(c *Config) *string { return &c.NodeName }, optional(nodeName)),
 	envOnly(secret(strKey("ADMIN_PASSWORD", "", "initial admin password (environment or flag only, never the file)",
 		func(c *Config) *string { return &c.AdminPassword }, printable))),
-	intKey("WORKERS", "8", "number of local job workers",
+	intKey("WORKERS", "16", "flow steps this node runs at once (each holds a database connection while it commits)",
 		func(c *Config) *int { return &c.Workers }, intRange(1, 1024)),
 	intKey("MAX_ATTACHMENT_MB", "10", "largest accepted attachment, in megabytes",
 		func(c *Config) *int { return &c.MaxAttachmentMB }, intRange(1, 2048)),

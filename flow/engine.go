@@ -20,7 +20,7 @@ type Options struct {
 	// Node names this process in job leases (NODE_NAME); a random suffix is
 	// added so a restarted process does not mistake old leases for its own.
 	Node     string
-	Workers  int           // concurrent jobs; default 8
+	Workers  int           // concurrent jobs; default 16
 	LeaseTTL time.Duration // job lease; default 30s
 	// Poll makes the engine claim due jobs from the database itself. A
 	// standalone server always polls; a cluster server polls only while no
@@ -68,8 +68,9 @@ type Engine struct {
 	opts  Options
 	owner string
 
-	defs    sync.Map // flow version id -> *compiled
-	catalog catalogCache
+	defs     sync.Map // flow version id -> *compiled
+	versions sync.Map // versionKey -> *store.FlowVersion (without the definition)
+	catalog  catalogCache
 	// sleepNow is the time sleep nodes count from (the database clock;
 	// tests move it).
 	sleepNow func() time.Time
@@ -90,7 +91,7 @@ type Engine struct {
 // New returns an engine over db.
 func New(db *store.DB, o Options) *Engine {
 	if o.Workers <= 0 {
-		o.Workers = 8
+		o.Workers = 16
 	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 30 * time.Second
@@ -263,13 +264,16 @@ func (e *Engine) poller(ctx context.Context) {
 					e.done.Add(1)
 					go func() {
 						defer e.done.Done()
-						defer e.inflight.Add(-1)
 						e.RunJob(ctx, j)
+						e.inflight.Add(-1)
+						e.Wake() // a worker is free: claim the next due job now
 					}()
 				}
 				if len(jobs) == free {
 					wait = 0 // more may be due
-				} else if err == nil {
+				} else if len(jobs) == 0 && err == nil {
+					// Nothing due now (running jobs wake us when they end):
+					// sleep until the next timer.
 					if next, err := e.db.NextRunAt(ctx); err == nil && !next.IsZero() {
 						if d := next.Sub(e.db.Now()); d < wait {
 							wait = max(d, 10*time.Millisecond)

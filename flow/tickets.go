@@ -54,12 +54,30 @@ func (e *Engine) FlowDefinition(ctx context.Context, a *Actor, ref string) (*def
 }
 
 func (e *Engine) currentDefinition(ctx context.Context, fe *flowEntry) (*compiled, *store.FlowVersion, error) {
+	key := versionKey{fe.ID, fe.CurrentVersion}
+	if v, ok := e.versions.Load(key); ok {
+		v := v.(*store.FlowVersion)
+		c, err := e.definition(ctx, v.ID)
+		return c, v, err
+	}
 	v, err := e.db.FlowVersion(ctx, fe.ID, fe.CurrentVersion)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := e.definition(ctx, v.ID)
-	return c, v, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// Version rows never change: keep the header, not the definition text
+	// (which c holds parsed).
+	e.versions.Store(key, &store.FlowVersion{ID: v.ID, FlowID: v.FlowID, Version: v.Version, CreatedAt: v.CreatedAt})
+	return c, v, nil
+}
+
+// versionKey names version n of a flow.
+type versionKey struct {
+	flow int64
+	n    int
 }
 
 // FileTicket opens a ticket in a flow: it checks the fields against the

@@ -17,10 +17,14 @@ func gormConfig(e Engine) *gorm.Config {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-		// go-mssqldb runs parameterised statements through sp_executesql,
-		// which SQL Server caches already; prepared handles would only pin
-		// connections.
-		PrepareStmt:    !e.IsSQLServer(),
+		// No GORM prepared-statement cache. Inside a transaction it
+		// prepares every statement again on each transaction and closes it
+		// at commit (database/sql binds a prepared statement to one Tx):
+		// two extra round trips per statement. Instead pgx caches prepared
+		// statements per connection itself, MySQL interpolates arguments
+		// (interpolateParams), go-mssqldb runs sp_executesql, which SQL
+		// Server caches, and SQLite prepares in process.
+		PrepareStmt:    false,
 		TranslateError: true,
 	}
 }

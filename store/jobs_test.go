@@ -128,3 +128,21 @@ func TestTimersWaitUntilDue(t *testing.T) {
 		}
 	})
 }
+
+// A batch insert must hand every row its own id (SQLite takes them from
+// LastInsertId, counting back from the last row).
+func TestBatchInsertSetsEachID(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		jobs := []*store.Job{{Kind: "step", TicketID: 11}, {Kind: "step", TicketID: 12}, {Kind: "step", TicketID: 13}}
+		if err := db.EnqueueJobs(ctx, jobs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			got, err := db.ClaimJob(ctx, j.ID, "me", time.Minute)
+			if err != nil || got == nil || got.TicketID != j.TicketID {
+				t.Fatalf("job id %d: got %+v, %v; want ticket %d", j.ID, got, err, j.TicketID)
+			}
+		}
+	})
+}

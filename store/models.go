@@ -134,17 +134,17 @@ type Ticket struct {
 	Version       int    `gorm:"not null"`
 	Title         string `gorm:"size:500"`
 	Status        string `gorm:"size:191;index"`
-	Level         string `gorm:"size:16;index"`
+	Level         string `gorm:"size:16"`
 	GroupName     string `gorm:"size:191;index"`
 	AssigneeID    *int64 `gorm:"index"`
 	CreatorID     int64  `gorm:"not null;index"`
-	Closed        bool   `gorm:"not null;default:false;index"`
+	Closed        bool   `gorm:"not null;default:false"`
 	Error         string
-	Fields        string    `gorm:"not null"` // JSON object: field id -> value
-	Vars          string    `gorm:"not null"` // JSON object: flow variables
-	State         string    `gorm:"not null"` // JSON: the engine's tokens and joins
-	Revision      int64     `gorm:"not null;default:0"`
-	CreatedAt     time.Time `gorm:"index"`
+	Fields        string `gorm:"not null"` // JSON object: field id -> value
+	Vars          string `gorm:"not null"` // JSON object: flow variables
+	State         string `gorm:"not null"` // JSON: the engine's tokens and joins
+	Revision      int64  `gorm:"not null;default:0"`
+	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	ClosedAt      *time.Time
 }
@@ -153,7 +153,7 @@ type Ticket struct {
 type TicketEvent struct {
 	ID        int64  `gorm:"primaryKey"`
 	TicketID  int64  `gorm:"not null;index"`
-	JobID     int64  `gorm:"not null;default:0;index"`
+	JobID     int64  `gorm:"not null;default:0"`
 	Kind      string `gorm:"size:32;not null"`
 	NodeID    string `gorm:"size:191"`
 	NodeName  string `gorm:"size:191"`
@@ -230,7 +230,7 @@ const (
 type Job struct {
 	ID           int64  `gorm:"primaryKey"`
 	Kind         string `gorm:"size:32;not null"`
-	TicketID     int64  `gorm:"not null;index"`
+	TicketID     int64  `gorm:"not null"`
 	NodeID       string `gorm:"size:191"`
 	Payload      string
 	State        string    `gorm:"size:16;not null;index:idx_jobs_due,priority:1"`

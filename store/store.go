@@ -66,13 +66,20 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", o.Engine, err)
 	}
+	if o.Engine.IsSQLite() {
+		if err := withoutReturning(g); err != nil {
+			return nil, err
+		}
+	}
 	sqlDB, err := g.DB()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", o.Engine, err)
 	}
 	maxOpen := o.MaxOpenConns
 	if maxOpen == 0 {
-		maxOpen = 40
+		// Enough for the workers and requests of one node; a cluster of
+		// several nodes must fit in the database's connection limit.
+		maxOpen = 24
 		if o.Engine.IsSQLite() {
 			maxOpen = 8
 		}
@@ -123,7 +130,10 @@ func dialector(o Options) (gorm.Dialector, error) {
 		q := url.Values{"parseTime": {"true"}, "loc": {"UTC"}, "charset": {"utf8mb4"}, "time_zone": {"'+00:00'"},
 			// RowsAffected counts matched rows, as on the other engines, so a
 			// conditional UPDATE that writes the same value still reports a match.
-			"clientFoundRows": {"true"}}
+			"clientFoundRows": {"true"},
+			// Arguments are quoted by the driver: one round trip per
+			// statement instead of prepare, execute and close.
+			"interpolateParams": {"true"}}
 		for k, v := range extra {
 			q[k] = v
 		}
