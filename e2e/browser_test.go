@@ -478,8 +478,32 @@ func TestLostConnectionKeepsWhatWasTyped(t *testing.T) {
 	if got, desc, kind := b.value("#f-FORMITM_1"), b.value("#f-FORMITM_2"), b.value("#f-FORMITM_6"); got != "接続が切れても" || desc != "消えない説明" || kind != "software" {
 		t.Fatalf("restored %q %q %q", got, desc, kind)
 	}
+
+	// The session ends (logged out elsewhere) while the form is open: the
+	// post is refused, the form stays as it is and says why.
+	alice, err := s.DB.UserByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB.DeleteUserSessions(context.Background(), alice.ID, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	b.click("form.ticket-form .actions button.primary")
+	b.waitJS("the session message", `!document.querySelector("#offline").hidden`)
+	if got := b.text("#offline"); !strings.Contains(got, "Your session has ended") {
+		t.Fatalf("message %q", got)
+	}
+	if got := b.value("#f-FORMITM_2"); got != "消えない説明" || b.path() != "/new/mission" {
+		t.Fatalf("form lost after the refused post: %q at %s", got, b.path())
+	}
+	b.login("alice", "alice-pass-1234")
+	b.open("/new/mission")
+	b.visible(".restored")
 	b.click("form.ticket-form .actions button.primary")
 	b.waitJS("the ticket page", `location.pathname.startsWith("/tickets/")`)
+	if got := b.text(".ticket-head h1"); !strings.Contains(got, "接続が切れても") {
+		t.Fatalf("filed ticket %q", got)
+	}
 	// Sent: nothing is restored any more.
 	b.open("/new/mission")
 	b.visible("#f-FORMITM_1")

@@ -154,7 +154,14 @@ func TestAdminManagesUsersAndGroups(t *testing.T) {
 	frank.Login("frank", "frank-pass-1234")
 	mustContain(t, frank.Get("/"), `<html lang="en">`, "Times in Europe/Berlin")
 
-	// Edit: move him to the parent group, disable him; his session ends.
+	// A password reset by the administrator ends his session.
+	p = admin.Post(fmt.Sprintf("/admin/users/%d", u.ID), url.Values{"csrf_token": {csrf}, "display_name": {"Frank"},
+		"lang": {"en"}, "groups": {fmt.Sprint(child)}, "password": {"reset-pass-9876"}})
+	mustStatus(t, p, http.StatusSeeOther)
+	mustStatus(t, frank.Get("/"), http.StatusSeeOther)
+	frank.Login("frank", "reset-pass-9876")
+
+	// Edit: move him to the parent group, disable him.
 	p = admin.Post(fmt.Sprintf("/admin/users/%d", u.ID), url.Values{"csrf_token": {csrf}, "display_name": {"Frank F."},
 		"lang": {"en"}, "groups": {fmt.Sprint(parent)}, "disabled": {"1"}})
 	mustStatus(t, p, http.StatusSeeOther)
@@ -165,7 +172,8 @@ func TestAdminManagesUsersAndGroups(t *testing.T) {
 	if gs, _ := s.DB.UserGroups(context.Background(), u.ID); len(gs) != 1 || gs[0].ID != parent {
 		t.Fatalf("groups of frank after edit: %+v", gs)
 	}
-	p = frank.Post("/login", url.Values{"username": {"frank"}, "password": {"frank-pass-1234"}})
+	mustStatus(t, frank.Get("/"), http.StatusSeeOther)
+	p = frank.Post("/login", url.Values{"username": {"frank"}, "password": {"reset-pass-9876"}})
 	mustContain(t, p, "This account is disabled.")
 
 	// Group membership edited from the group's page.

@@ -49,6 +49,8 @@ type Accounts interface {
 	// ClientIP is the caller's address (behind a trusted proxy, the one it
 	// names), for login rate limits.
 	ClientIP(r *http.Request) string
+	// Forget drops cached sessions, after a change that ends some.
+	Forget()
 }
 
 // Directory is the part of the store the pages use for users, groups,
@@ -61,6 +63,9 @@ type Directory interface {
 	CreateUser(ctx context.Context, u *store.User, password string) error
 	UpdateUser(ctx context.Context, id int64, up store.UserUpdate) (*store.User, error)
 	SetPassword(ctx context.Context, id int64, password string) error
+	// DeleteUserSessions ends a user's sessions and tokens but the session
+	// keep (its stored id) and the token keepToken.
+	DeleteUserSessions(ctx context.Context, uid int64, keep string, keepToken int64) error
 	UserGroups(ctx context.Context, uid int64) ([]store.Group, error)
 
 	Groups(ctx context.Context) ([]store.Group, error)

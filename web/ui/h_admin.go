@@ -351,6 +351,11 @@ func (u *UI) saveUser(rq *req, f *userForm, password string, unlock bool) error 
 				return err
 			}
 		}
+		if password != "" || usr.Disabled {
+			if err := rq.endSessions(usr.ID); err != nil {
+				return err
+			}
+		}
 	}
 	current, err := d.UserGroups(rq.ctx, usr.ID)
 	if err != nil {

@@ -117,6 +117,9 @@ func (u *UI) passwordPost(rq *req) error {
 	if err := u.o.Directory.SetPassword(rq.ctx, rq.actor.UserID, nw); err != nil {
 		return err
 	}
+	if err := rq.endSessions(rq.actor.UserID); err != nil {
+		return err
+	}
 	rq.flash(k("flash.password"), "")
 	return rq.redirect("/")
 }

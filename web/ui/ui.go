@@ -207,6 +207,26 @@ func (rq *req) groupName(v string) string {
 	return v
 }
 
+// endSessions ends a user's other sessions and tokens (all of them when
+// the user is not the one asking), after a password change or when the
+// account is disabled.
+func (rq *req) endSessions(uid int64) error {
+	keep, keepToken := "", int64(0)
+	if id := auth.IdentityFrom(rq.ctx); id != nil && id.User != nil && id.User.ID == uid {
+		if id.Session != nil {
+			keep = id.Session.ID
+		}
+		if id.Token != nil {
+			keepToken = id.Token.ID
+		}
+	}
+	if err := rq.u.o.Directory.DeleteUserSessions(rq.ctx, uid, keep, keepToken); err != nil {
+		return err
+	}
+	rq.u.o.Accounts.Forget()
+	return nil
+}
+
 // namedGroups returns tasks with their groups shown by name.
 func (rq *req) namedGroups(tasks []flow.TaskView) []flow.TaskView {
 	out := make([]flow.TaskView, len(tasks))

@@ -160,7 +160,7 @@
           window.location.assign(next);
           return null;
         }
-        return r.text().then(function (html) { replaceMain(html); });
+        return answer(form, r);
       })
       .catch(function () {
         setBusy(form, false);
@@ -168,10 +168,37 @@
       });
   }
 
-  function replaceMain(html) {
-    var doc = new DOMParser().parseFromString(html, "text/html");
-    var main = doc.getElementById("main");
-    if (!main) { document.open(); document.write(html); document.close(); return; }
+  // answer shows the server's reply to a rejected post. A page with the
+  // form again (errors next to fields, a conflict) replaces this one's main
+  // part; anything else (an expired session or form, a refusal) leaves the
+  // form as it is and says what happened, since what was typed must not be
+  // lost.
+  function answer(form, r) {
+    var type = r.headers.get("Content-Type") || "";
+    return r.text().then(function (body) {
+      if (type.indexOf("text/html") === 0) {
+        var doc = new DOMParser().parseFromString(body, "text/html");
+        var main = doc.getElementById("main");
+        if (main && main.querySelector("form[data-persist]")) {
+          replaceMain(doc, main);
+          return;
+        }
+        var m = doc.getElementById("error-message");
+        problem(form, m ? m.textContent : msg("sendfail"));
+        return;
+      }
+      problem(form, msg("expired"));
+    });
+  }
+
+  function problem(form, text) {
+    setBusy(form, false);
+    var live = document.getElementById("live");
+    if (live) live.hidden = true;
+    banner(text);
+  }
+
+  function replaceMain(doc, main) {
     document.getElementById("main").replaceWith(main);
     if (doc.title) document.title = doc.title;
     var live = document.getElementById("live");
