@@ -254,3 +254,16 @@ func (w *Watcher) Connections(ctx context.Context) (inUse, limit int64, err erro
 	_, err = fmt.Sscan(s, &limit)
 	return inUse, limit, err
 }
+
+// BackendPIDs lists the process ids of the PostgreSQL backends serving
+// connections whose application_name is app.
+func (w *Watcher) BackendPIDs(ctx context.Context, app string) ([]int, error) {
+	if !w.postgres {
+		return nil, nil
+	}
+	var pids []int
+	if err := w.g.WithContext(ctx).Raw("SELECT pid FROM pg_stat_activity WHERE application_name = ?", app).Scan(&pids).Error; err != nil {
+		return nil, fmt.Errorf("list backends of %s: %w", app, err)
+	}
+	return pids, nil
+}

@@ -73,7 +73,7 @@ func Table(rs []Result) string {
 // CPUTable says where the CPU time of each level went, per ticket.
 func CPUTable(rs []Result) string {
 	var b strings.Builder
-	b.WriteString("| Database | Clients | omflow CPU/ticket | PostgreSQL CPU/ticket | load generator CPU/ticket | engine step mean | machine CPU busy | of it other work | load average (1 min) at start |\n")
+	b.WriteString("| Database | Clients | omflow CPU/ticket | PostgreSQL backends CPU/ticket | load generator CPU/ticket | engine step mean | machine CPU busy | of it other work | load average (1 min) at start |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rs {
 		db := "–"

@@ -86,7 +86,7 @@ type Result struct {
 	PeakRSSNote    string
 	PeakHeap       int64 // bytes, highest go_memstats_heap_inuse_bytes sampled each second
 	ServerCPU      time.Duration
-	DBCPU          time.Duration // PostgreSQL processes, estimate; 0 for SQLite
+	DBCPU          time.Duration // the server's PostgreSQL backends; 0 for SQLite
 	ClientCPU      time.Duration // this load generator
 	MachineBusy    float64       // share of all CPUs busy during filing (anyone's work)
 	OtherBusy      float64       // share of all CPUs used by other work during filing
@@ -196,7 +196,9 @@ func Run(ctx context.Context, o Options) (*EngineRun, error) {
 		settings["DB_PORT"] = strconv.Itoa(port)
 		settings["DB_USER"] = o.PG.User
 		settings["DB_NAME"] = o.PG.DB
-		settings["DB_PARAMS"] = "search_path=" + schema.Name
+		// application_name lets the watcher find the server's backends
+		// and count their CPU time.
+		settings["DB_PARAMS"] = "search_path=" + schema.Name + "&application_name=" + schema.Name
 		o.Log.Info("PostgreSQL schema created", "schema", schema.Name, "version", out.PGVersion)
 	default:
 		return nil, fmt.Errorf("engine %q: want %s or %s", o.Engine, SQLite, Postgres)
@@ -305,7 +307,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	}
 	steps0, stepSum0 := r.steps(ctx)
 	srvCPU0, _ := r.srv.CPUTime()
-	dbCPU0 := r.dbCPU()
+	dbCPU0 := r.backendCPU(ctx)
 	selfCPU0 := SelfCPU()
 	busy0, total0 := MachineCPU()
 
@@ -401,7 +403,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	busy1, total1 := MachineCPU()
 	if total1 > total0 {
 		srvCPU, _ := r.srv.CPUTime()
-		ours := (srvCPU - srvCPU0) + max(0, r.dbCPU()-dbCPU0) + (SelfCPU() - selfCPU0)
+		ours := (srvCPU - srvCPU0) + cpuSince(dbCPU0, r.backendCPU(ctx)) + (SelfCPU() - selfCPU0)
 		res.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
 		res.OtherBusy = max(0, float64(busy1-busy0-ours)/float64(total1-total0))
 	}
@@ -418,11 +420,23 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 
 	// Wait for the engine: no job left to run.
 	limit := time.Now().Add(5*time.Minute + d)
+	var firstErr time.Time
 	for {
 		pending, failedJobs, err := r.w.Pending(ctx)
 		if err != nil {
-			return res, err
+			// A shared database may refuse a connection for a while (too
+			// many clients): retry before giving up.
+			if firstErr.IsZero() {
+				firstErr = time.Now()
+			}
+			if time.Since(firstErr) > time.Minute || ctx.Err() != nil {
+				return res, err
+			}
+			r.o.Log.Warn("watching the jobs table", "err", err)
+			time.Sleep(500 * time.Millisecond)
+			continue
 		}
+		firstErr = time.Time{}
 		if pending == 0 {
 			res.Advanced = time.Since(start)
 			res.FailedJobs = failedJobs
@@ -457,7 +471,7 @@ func (r *runner) level(ctx context.Context, conc int, d time.Duration, n int, na
 	srvCPU1, _ := r.srv.CPUTime()
 	res.ServerCPU = srvCPU1 - srvCPU0
 	if r.o.Engine == Postgres {
-		res.DBCPU = max(0, r.dbCPU()-dbCPU0)
+		res.DBCPU = cpuSince(dbCPU0, r.backendCPU(ctx))
 	}
 	res.ClientCPU = SelfCPU() - selfCPU0
 	if r.proxy != nil {
@@ -509,11 +523,34 @@ func (r *runner) steps(ctx context.Context) (int64, float64) {
 	return int64(n), sum
 }
 
-func (r *runner) dbCPU() time.Duration {
-	if r.o.Engine != Postgres {
-		return 0
+// backendCPU reads the CPU time of each PostgreSQL backend serving the
+// server (found by application_name), by process id.
+func (r *runner) backendCPU(ctx context.Context) map[int]time.Duration {
+	if r.schema == "" {
+		return nil
 	}
-	return CommandCPU("postgres")
+	pids, err := r.w.BackendPIDs(ctx, r.schema)
+	if err != nil {
+		return nil
+	}
+	out := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		if d, err := ProcessCPU(pid); err == nil {
+			out[pid] = d
+		}
+	}
+	return out
+}
+
+// cpuSince adds up what each backend used between two readings; one that
+// appeared in between counts from zero. Backends that closed in between
+// are lost (the server keeps its connections open, so there are few).
+func cpuSince(before, after map[int]time.Duration) time.Duration {
+	var sum time.Duration
+	for pid, d := range after {
+		sum += max(0, d-before[pid])
+	}
+	return sum
 }
 
 func diffTables(a, b map[string]TableStats) map[string]TableStats {

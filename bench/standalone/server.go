@@ -235,33 +235,3 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	}
 	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
-
-// CommandCPU sums the CPU time of every process whose command name is comm
-// (for example all "postgres" backends). Processes that end between
-// readings make the difference of two sums an estimate.
-func CommandCPU(comm string) time.Duration {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	var sum time.Duration
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		l, r := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
-		if l < 0 || r < l || st[l+1:r] != comm {
-			continue
-		}
-		if d, err := parseStatCPU(st); err == nil {
-			sum += d
-		}
-	}
-	return sum
-}

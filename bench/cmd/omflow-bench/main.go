@@ -220,7 +220,7 @@ func section(f flags, info machine.Info, rs []standalone.Result) string {
 			}
 		}
 	}
-	b.WriteString("\nWhere the time went: CPU time per ticket from /proc (the PostgreSQL column sums all `postgres` processes, so other database work on the machine lands in it), " +
+	b.WriteString("\nWhere the time went: CPU time per ticket from /proc (for PostgreSQL, the backends serving the server's connections; its WAL writer, checkpointer and other background processes are not counted), " +
 		"the mean duration of one engine step (job claimed → committed, from `omflow_step_duration_seconds`), and how busy the machine's CPUs were while filing:\n\n")
 	b.WriteString(standalone.CPUTable(rs))
 	b.WriteString("\n")
