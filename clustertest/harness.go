@@ -3,6 +3,8 @@
 // kills, pauses and restarts them. It is the harness of the multi-process
 // tests in this directory and of the failover benchmarks in bench/cluster.
 //
+// Set OMFLOW_CLUSTERTEST_KEEP=1 to keep the logs of passing tests too.
+//
 // Everything stays on loopback. Every process runs in its own process group
 // with a parent-death signal, and is killed at cleanup, also when a test
 // panics or times out. Each node logs to its own file; the files are kept
@@ -140,7 +142,7 @@ func New(t TB, o Options) *Cluster {
 	// Registered before any process starts, so it runs after every kill
 	// (cleanups run last-in first-out).
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("OMFLOW_CLUSTERTEST_KEEP") != "" {
 			t.Logf("clustertest: node logs kept in %s", dir)
 			return
 		}
