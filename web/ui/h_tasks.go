@@ -109,6 +109,12 @@ func (u *UI) taskPost(rq *req) error {
 		return u.formRejected(rq, "task", taskTitle(tf), "inbox", d, values, err)
 	}
 	u.link(rq, added, tf.Ticket.ID)
+	// The others who could have worked on it see it leave their inboxes.
+	var users []int64
+	if tf.Task.AssigneeID != nil {
+		users = append(users, *tf.Task.AssigneeID)
+	}
+	u.o.Broker.Publish(users, []string{tf.Task.Group}, Event{Kind: EventTaskDone, TaskID: tf.Task.ID, TicketID: tf.Ticket.ID, TicketNo: tf.Ticket.No})
 	rq.flash(k("flash.completed"), tf.Task.TicketNo)
 	return rq.redirect("/tasks")
 }

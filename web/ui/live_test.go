@@ -90,6 +90,20 @@ func TestNewTaskIsPushedToTheGroup(t *testing.T) {
 		!strings.Contains(joined, `"title":"任務分析"`) {
 		t.Fatalf("event: %q", joined)
 	}
+	// alice completes it in her browser: carol's inbox hears of it.
+	task := waitTask(t, s, ticket, "任務分析")
+	mustStatus(t, alice.Post(fmt.Sprintf("/tasks/%d", task.ID), url.Values{"csrf_token": {csrf}, "action": {"action1"}}), http.StatusSeeOther)
+	got = nil
+	timeout = time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case l := <-carolEvents:
+			got = append(got, l)
+			done = strings.Contains(l, fmt.Sprintf(`"task_id":%d`, task.ID)) && strings.Contains(strings.Join(got, "\n"), "event: task-done")
+		case <-timeout:
+			t.Fatalf("no task-done event for carol; got %q", got)
+		}
+	}
 	// bob's group is not assigned: his stream stays quiet (but for the
 	// greeting).
 	select {
