@@ -27,11 +27,12 @@ type dispatchResult struct {
 	// Booster mode: CPU time of the active booster during the run and the
 	// jobs it dispatched (a job may be dispatched again when a server
 	// refuses it).
-	BoosterCPU time.Duration
-	Dispatched float64
-	Failures   int // HTTP requests that failed
-	Problems   []string
-	Err        error
+	BoosterCPU    time.Duration
+	IdleCPUPerSec time.Duration // the active booster's CPU per second with no jobs
+	Dispatched    float64
+	Failures      int // HTTP requests that failed
+	Problems      []string
+	Err           error
 }
 
 func dispatch(ctx context.Context, f flags, bin string, log *slog.Logger) []dispatchResult {
@@ -45,10 +46,19 @@ func dispatch(ctx context.Context, f flags, bin string, log *slog.Logger) []disp
 		c.ImportApp(appFile("steps.json"), stepsFlow)
 		_, active := c.WaitStable(60 * time.Second)
 		pid := active.PID()
+		// The booster's own upkeep (gossip, lease renewals, heartbeats)
+		// costs CPU with no jobs at all: measure it first, to subtract.
+		idle0, err := procCPU(pid)
+		if err != nil {
+			return err
+		}
+		const idleFor = 5 * time.Second
+		time.Sleep(idleFor)
 		cpu0, err := procCPU(pid)
 		if err != nil {
 			return err
 		}
+		r.IdleCPUPerSec = (cpu0 - idle0) * time.Second / idleFor
 		d0, err := counter(ctx, active, dispatchedMetric)
 		if err != nil {
 			return err
