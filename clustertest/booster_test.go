@@ -117,21 +117,24 @@ func TestBoosterFailoverMariaDB(t *testing.T) {
 // load. The standby becomes active with a higher epoch; the killed one,
 // restarted, comes back as standby.
 func killActiveBooster(t *testing.T, c *Cluster, prefix string, n int) {
-	st0, active := stable(t, c)
-	standby := other(c, active)
+	stable(t, c)
 	scenario(t, c, prefix, n, 0, func(l *Load) {
 		l.WaitProgress(n / 4)
+		// Who is active is asked right before the kill: the role may have
+		// moved back to the preferred booster since the last scenario.
+		active, epoch0 := c.WaitActiveBooster(10 * time.Second)
+		standby := other(c, active)
 		mark := standby.LogSize()
 		killed := time.Now()
 		active.Kill()
 		line := standby.WaitLog(mark, 10*time.Second, logBecameActive)
-		if e := epochOf(t, line); e <= st0.Epoch {
-			t.Errorf("%s became active with epoch %d, not above the killed active's %d", standby.Name, e, st0.Epoch)
+		if e := epochOf(t, line); e <= epoch0 {
+			t.Errorf("%s became active with epoch %d, not above the killed active's %d", standby.Name, e, epoch0)
 		}
 		st := c.WaitStatus(10*time.Second, standby.Name+" active", func(st cluster.Status) bool {
-			return st.ActiveBooster == standby.Addr() && st.Epoch > st0.Epoch
+			return st.ActiveBooster == standby.Addr() && st.Epoch > epoch0
 		})
-		t.Logf("%s killed; %s active (epoch %d → %d) within %s by the servers' status", active.Name, standby.Name, st0.Epoch, st.Epoch, time.Since(killed).Round(time.Millisecond))
+		t.Logf("%s killed; %s active (epoch %d → %d) within %s by the servers' status", active.Name, standby.Name, epoch0, st.Epoch, time.Since(killed).Round(time.Millisecond))
 		checkOneActive(t, st)
 		checkLease(t, c, standby.Addr(), st.Epoch)
 		l.WaitProgress(n / 2)
@@ -145,17 +148,18 @@ func killActiveBooster(t *testing.T, c *Cluster, prefix string, n int) {
 // longer than its lease, then SIGCONT. The standby takes over; the paused
 // one finds on waking that it is no longer active and does no harm.
 func pauseActiveBooster(t *testing.T, c *Cluster, prefix string, n int) {
-	st0, active := stable(t, c)
-	standby := other(c, active)
+	stable(t, c)
 	scenario(t, c, prefix, n, 0, func(l *Load) {
 		l.WaitProgress(n / 4)
+		active, epoch0 := c.WaitActiveBooster(10 * time.Second)
+		standby := other(c, active)
 		markS, markA := standby.LogSize(), active.LogSize()
 		paused := time.Now()
 		active.Pause()
 		line := standby.WaitLog(markS, 10*time.Second, logBecameActive)
 		epoch := epochOf(t, line)
-		if epoch <= st0.Epoch {
-			t.Errorf("%s became active with epoch %d, not above the paused active's %d", standby.Name, epoch, st0.Epoch)
+		if epoch <= epoch0 {
+			t.Errorf("%s became active with epoch %d, not above the paused active's %d", standby.Name, epoch, epoch0)
 		}
 		c.WaitStatus(10*time.Second, standby.Name+" active", func(st cluster.Status) bool {
 			return st.ActiveBooster == standby.Addr() && st.Epoch == epoch
@@ -166,9 +170,17 @@ func pauseActiveBooster(t *testing.T, c *Cluster, prefix string, n int) {
 		active.WaitLog(markA, 10*time.Second, logLostActive)
 		t.Logf("%s paused %s; %s active with epoch %d; %s stepped down on resume",
 			active.Name, time.Since(paused).Round(time.Millisecond), standby.Name, epoch, active.Name)
-		// For the next two seconds nobody else claims to be active.
+		// For the next two seconds the woken booster stays standby and
+		// nobody else claims to be active.
 		until := time.Now().Add(2 * time.Second)
 		for time.Now().Before(until) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			on, _, err := c.BoosterState(ctx, active)
+			cancel()
+			if err == nil && on {
+				t.Errorf("%s says it is active again right after waking from the pause", active.Name)
+				break
+			}
 			st := c.WaitStatus(5*time.Second, "a status", func(cluster.Status) bool { return true })
 			checkOneActive(t, st)
 			if st.ActiveBooster != standby.Addr() && st.ActiveBooster != "" {

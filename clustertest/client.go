@@ -291,7 +291,44 @@ func Member(st cluster.Status, n *Node) (cluster.MemberStatus, bool) {
 	return cluster.MemberStatus{}, false
 }
 
-// BoosterHealthy reads /healthz on a booster's BOOSTER_HTTP_PORT.
-func (c *Cluster) BoosterHealthy(ctx context.Context, b *Node) error {
-	return c.Do(ctx, b, http.MethodGet, "/healthz", nil, nil)
+// BoosterState reads /healthz on a booster's BOOSTER_HTTP_PORT: whether
+// it is the active booster, and the epoch of its current or last term.
+func (c *Cluster) BoosterState(ctx context.Context, b *Node) (active bool, epoch int64, err error) {
+	var h struct {
+		Active bool  `json:"active"`
+		Epoch  int64 `json:"epoch"`
+	}
+	err = c.Do(ctx, b, http.MethodGet, "/healthz", nil, &h)
+	return h.Active, h.Epoch, err
+}
+
+// WaitActiveBooster polls the running boosters' /healthz until exactly one
+// says it is active, and returns it with its epoch. Unlike the servers'
+// status (gossip metadata), this is the boosters' own word, so it is the
+// one to use right before taking the active booster down.
+func (c *Cluster) WaitActiveBooster(timeout time.Duration) (*Node, int64) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var active []*Node
+		var epoch int64
+		for _, b := range c.Boosters {
+			if !b.Running() || b.isPaused() {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			on, e, err := c.BoosterState(ctx, b)
+			cancel()
+			if err == nil && on {
+				active, epoch = append(active, b), e
+			}
+		}
+		if len(active) == 1 {
+			return active[0], epoch
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("clustertest: %d boosters say they are active after %s (want exactly one)", len(active), timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -314,14 +314,19 @@ func (c *Cluster) Migrate() {
 }
 
 // Start starts the boosters, then the servers (StartServers), and waits
-// until every node answers /healthz.
+// until every node answers /healthz. BOOSTER starts first and is active
+// before SECOND_BOOSTER starts, as in the recommended start order, so no
+// hand back to the preferred booster follows.
 func (c *Cluster) Start() {
 	c.t.Helper()
-	for _, b := range c.Boosters {
+	for i, b := range c.Boosters {
 		b.Start()
-	}
-	for _, b := range c.Boosters {
 		b.WaitHealthy(30 * time.Second)
+		if i == 0 {
+			if a, _ := c.WaitActiveBooster(30 * time.Second); a != b {
+				c.t.Fatalf("clustertest: %s is active, not the first booster %s", a, b)
+			}
+		}
 	}
 	c.StartServers()
 }

@@ -44,7 +44,8 @@ func dispatch(ctx context.Context, f flags, bin string, log *slog.Logger) []disp
 		c.Start()
 		c.Login()
 		c.ImportApp(appFile("steps.json"), stepsFlow)
-		_, active := c.WaitStable(60 * time.Second)
+		c.WaitStable(60 * time.Second)
+		active, _ := c.WaitActiveBooster(10 * time.Second)
 		pid := active.PID()
 		// The booster's own upkeep (gossip, lease renewals, heartbeats)
 		// costs CPU with no jobs at all: measure it first, to subtract.
@@ -69,9 +70,8 @@ func dispatch(ctx context.Context, f flags, bin string, log *slog.Logger) []disp
 		if active.PID() != pid {
 			return fmt.Errorf("the active booster %s restarted during the run", active.Name)
 		}
-		st, _ := c.WaitStable(10 * time.Second)
-		if c.BoosterAt(st.ActiveBooster) != active {
-			return fmt.Errorf("the active booster changed during the run (%s → %s)", active.Name, st.ActiveBooster)
+		if now, _ := c.WaitActiveBooster(10 * time.Second); now != active {
+			return fmt.Errorf("the active booster changed during the run (%s → %s)", active.Name, now.Name)
 		}
 		cpu1, err := procCPU(pid)
 		if err != nil {

@@ -136,7 +136,8 @@ func logTime(line string) time.Time {
 // ok is false when something else happened meanwhile (the run is left
 // out).
 func handover(ctx context.Context, c *clustertest.Cluster, crash bool) (failoverRun, bool, error) {
-	st, active := c.WaitStable(60 * time.Second)
+	c.WaitStable(60 * time.Second)
+	active, epoch0 := c.WaitActiveBooster(10 * time.Second)
 	standby := c.Boosters[0]
 	if standby == active {
 		standby = c.Boosters[1]
@@ -173,7 +174,7 @@ func handover(ctx context.Context, c *clustertest.Cluster, crash bool) (failover
 	if logEpoch(first) != r.Epoch {
 		return r, false, nil
 	}
-	ok := r.Epoch == st.Epoch+1 && len(lines) == 1
+	ok := r.Epoch == epoch0+1 && len(lines) == 1
 	active.Start()
 	active.WaitHealthy(60 * time.Second)
 	c.WaitStable(60 * time.Second)
