@@ -351,23 +351,15 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
-	gid, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	uid, err := pathID(r, "uid")
-	if err != nil {
-		return err
-	}
-	if err := s.db.AddGroupMember(r.Context(), gid, uid); err != nil {
-		return err
-	}
-	s.auth.Forget()
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.changeMember(w, r, s.db.AddGroupMember)
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
+	return s.changeMember(w, r, s.db.RemoveGroupMember)
+}
+
+// changeMember adds or removes the member {uid} of group {id}.
+func (s *Server) changeMember(w http.ResponseWriter, r *http.Request, change func(ctx context.Context, gid, uid int64) error) error {
 	gid, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -376,7 +368,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.RemoveGroupMember(r.Context(), gid, uid); err != nil {
+	if err := change(r.Context(), gid, uid); err != nil {
 		return err
 	}
 	s.auth.Forget()
