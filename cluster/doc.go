@@ -114,10 +114,13 @@
 //     ~300 ms before; the lease expires at most 1.5 s after that by the
 //     database clock; the standby, poked by gossip (dead after ~0.8 s) and
 //     trying every 250 ms, wins within ~250 ms of expiry: about 1.2–1.8 s.
-//   - Active stopped cleanly (SIGTERM): Lead ends, the term is resigned,
-//     the node leaves gossip; the standby is poked by the leave event and
-//     elects at once: a few ms to tens of ms (measured 5–20 ms on SQLite,
-//     PostgreSQL and MariaDB in elect's database test).
+//   - Active stopped cleanly (SIGTERM): Lead ends (every server stream gets
+//     a Redirect), the term is resigned, the stopping booster calls the
+//     standby's Handover RPC (a connection kept warm for it) and leaves
+//     gossip; the standby elects at once on the call (or on the leave
+//     event if the call fails): a few ms to tens of ms after the resign
+//     (measured 5–20 ms on SQLite, PostgreSQL and MariaDB in elect's
+//     database test).
 //   - Active paused (SIGSTOP) beyond the lease, then resumed: meanwhile the
 //     standby took over with epoch+1. On resume the old active's trust
 //     timer has fired: it stops Lead and its next renew is refused; any
@@ -210,7 +213,7 @@
 //	             active first, then BOOSTER, SECOND_BOOSTER); the first
 //	             Welcome wins; Redirects are followed once; each attempt
 //	             is bounded by DefaultConnectTimeout (1 s)
-//	retry        50 ms doubling to 1 s, cut short by gossip news of an
+//	retry        25 ms doubling to 1 s, cut short by gossip news of an
 //	             active booster with a newer epoch
 //	silence      a stream quiet for DefaultSilence (1 s) is dropped (a
 //	             paused booster); so is one gossip reports dead

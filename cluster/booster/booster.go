@@ -90,6 +90,9 @@ type Config struct {
 	Members Membership
 	Metrics *Metrics // nil: not measured
 	Logger  *slog.Logger
+	// Handover is called when the active booster, stopping, tells this
+	// one it has resigned (Node pokes the election).
+	Handover func(from string, epoch int64)
 
 	RedispatchAfter time.Duration
 	SweepEvery      time.Duration
@@ -189,6 +192,17 @@ func (b *Booster) Status(ctx context.Context, _ *rpcpb.StatusRequest) (*rpcpb.St
 		return nil, status.Error(codes.Unavailable, "booster: no membership")
 	}
 	return rpc.StatusToProto(b.cfg.Members.Status()), nil
+}
+
+// Handover answers a stopping active booster that has resigned its term.
+func (b *Booster) Handover(ctx context.Context, r *rpcpb.HandoverRequest) (*rpcpb.HandoverReply, error) {
+	if err := rpc.ValidateHandover(r); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if b.cfg.Handover != nil {
+		b.cfg.Handover(r.GetFrom(), r.GetEpoch())
+	}
+	return &rpcpb.HandoverReply{}, nil
 }
 
 // activeHint names the active booster for a Redirect: the lease holder if

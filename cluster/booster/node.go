@@ -18,6 +18,7 @@ import (
 	"github.com/omflow/omflow/cluster/gossip"
 	"github.com/omflow/omflow/cluster/mux"
 	"github.com/omflow/omflow/cluster/rpc"
+	"github.com/omflow/omflow/cluster/rpcpb"
 )
 
 // standbyEpochEvery is how often a standby reads the lease and announces
@@ -66,6 +67,7 @@ type Node struct {
 	booster *Booster
 	elector *elect.Elector
 	metrics *Metrics
+	peer    *rpc.Client // the other booster, for the handover call
 
 	metaMu     sync.Mutex
 	wantActive bool
@@ -130,6 +132,10 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 
 	dc := cfg.Dispatch
 	dc.Self, dc.Store, dc.Lease, dc.Members, dc.Metrics, dc.Logger = cfg.Self, cfg.Store, cfg.Lease, n.members, n.metrics, logger
+	dc.Handover = func(from string, epoch int64) {
+		logger.Info("booster: the active booster resigned for a handover; electing now", "from", from, "epoch", epoch)
+		n.elector.Poke()
+	}
 	if n.booster, err = New(dc); err != nil {
 		return fail(err)
 	}
@@ -165,6 +171,13 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	}
 	if err := n.elector.Start(context.WithoutCancel(ctx)); err != nil {
 		return fail(err)
+	}
+	if len(cfg.Boosters) == 2 {
+		peer := cfg.Boosters[2-n.order] // the other one
+		if n.peer, err = rpc.Dial(peer, rpc.ClientConfig{Key: cfg.Key, Logger: logger}); err != nil {
+			return fail(err)
+		}
+		n.peer.Warm()
 	}
 	logger.Info("booster started", "address", cfg.Self, "order", n.order, "preferred", n.order == 1, "cluster_id", n.members.ClusterID())
 	return n, nil
@@ -202,14 +215,38 @@ func (n *Node) Stop() {
 }
 
 func (n *Node) shutdown() {
+	var handover chan struct{}
 	if n.elector != nil {
+		if n.peer != nil {
+			n.peer.Warm()
+		}
+		t, wasActive := n.elector.Term()
 		n.elector.Stop() // Lead ends, servers are redirected, the term is resigned
+		if wasActive && n.peer != nil {
+			// Tell the standby at once; gossip's leave would tell it a
+			// gossip round later.
+			handover = make(chan struct{})
+			go func() {
+				defer close(handover)
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				defer cancel()
+				if _, err := n.peer.Handover(ctx, &rpcpb.HandoverRequest{From: n.cfg.Self, Epoch: t.Epoch}); err != nil {
+					n.log.Info("booster: the standby did not take the handover call; it follows gossip", "err", err)
+				}
+			}()
+		}
 	}
 	close(n.done)
-	// Leave gossip before the RPC server drains its streams: the standby
-	// is poked by the leave and elects at once.
+	// Leave gossip before the RPC server drains its streams: a standby
+	// the handover call missed is poked by the leave.
 	if n.members != nil {
 		n.members.Stop()
+	}
+	if handover != nil {
+		<-handover
+	}
+	if n.peer != nil {
+		_ = n.peer.Close()
 	}
 	if n.rpc != nil {
 		n.rpc.Stop()

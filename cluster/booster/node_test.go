@@ -85,11 +85,19 @@ func TestNodesHandoverAndDeadServer(t *testing.T) {
 		other = b2
 	}
 	start := time.Now()
-	old.Stop()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		old.Stop() // returns once it has also left gossip and drained its RPC
+	}()
 	eventually(t, 5*time.Second, "the standby to take over", func() bool { _, ok := other.Active(); return ok })
 	elected := time.Since(start)
 	eventually(t, 5*time.Second, "the servers to follow", func() bool { return connectedTo(s1, other) && connectedTo(s2, other) })
 	t.Logf("clean handover: standby active after %v, servers connected after %v", elected.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	<-stopped
+	if !hasLine(logs, "resigned for a handover; electing now") {
+		t.Fatal("the stopping booster did not call the standby")
+	}
 	if !hasLine(logs, "lost active booster role") {
 		t.Fatal(`"lost active booster role" not logged`)
 	}

@@ -46,7 +46,7 @@ const (
 	// DefaultRetryMin and DefaultRetryMax bound the pause between rounds of
 	// attempts when no booster welcomed this server; gossip news of an
 	// active booster cuts the pause short.
-	DefaultRetryMin = 50 * time.Millisecond
+	DefaultRetryMin = 25 * time.Millisecond
 	DefaultRetryMax = time.Second
 	// heardWithin: a peer heard from this recently is alive whatever
 	// gossip says (each side sends at least every 300 ms).

@@ -138,6 +138,14 @@ func ValidateBoosterMsg(m *rpcpb.BoosterMsg) error {
 	return nil
 }
 
+// ValidateHandover checks a Handover request.
+func ValidateHandover(r *rpcpb.HandoverRequest) error {
+	if r.GetEpoch() < 1 {
+		return fmt.Errorf("handover.epoch %d: must be 1 or more", r.GetEpoch())
+	}
+	return checkHostPort("handover.from", r.GetFrom(), true)
+}
+
 func validateEvent(e *rpcpb.ClusterEvent) error {
 	if k := e.GetKind(); k == "" || len(k) > maxEventKind {
 		return fmt.Errorf("event.kind %q: want 1-%d bytes", k, maxEventKind)

@@ -197,6 +197,10 @@ func Dial(addr string, cfg ClientConfig) (*Client, error) {
 // Addr is the node address this client talks to.
 func (c *Client) Addr() string { return c.addr }
 
+// Warm starts connecting now rather than at the first call, so that a call
+// that must be quick (a handover) does not pay for the TLS handshake.
+func (c *Client) Warm() { c.conn.Connect() }
+
 // ResetBackoff makes a connection that waits to retry its node try again
 // at once (for example when gossip reports the node alive again).
 func (c *Client) ResetBackoff() { c.conn.ResetConnectBackoff() }

@@ -406,6 +406,11 @@ func TestValidateNewMessageKinds(t *testing.T) {
 			t.Errorf("refused %v: %v", m, err)
 		}
 	}
+	if ValidateHandover(&rpcpb.HandoverRequest{From: "10.0.0.1:5169", Epoch: 3}) != nil ||
+		ValidateHandover(&rpcpb.HandoverRequest{From: "nohost", Epoch: 3}) == nil ||
+		ValidateHandover(&rpcpb.HandoverRequest{From: "10.0.0.1:5169"}) == nil {
+		t.Error("handover validation")
+	}
 	if err := ValidateBoosterMsg(&rpcpb.BoosterMsg{Msg: &rpcpb.BoosterMsg_Heartbeat{Heartbeat: &rpcpb.Heartbeat{Epoch: 0}}}); err == nil {
 		t.Error("heartbeat with epoch 0 accepted")
 	}

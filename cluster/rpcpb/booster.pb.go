@@ -28,6 +28,94 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type HandoverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`    // the resigning booster's address
+	Epoch         int64                  `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"` // the term it resigned
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverRequest) Reset() {
+	*x = HandoverRequest{}
+	mi := &file_booster_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverRequest) ProtoMessage() {}
+
+func (x *HandoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_booster_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverRequest.ProtoReflect.Descriptor instead.
+func (*HandoverRequest) Descriptor() ([]byte, []int) {
+	return file_booster_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *HandoverRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *HandoverRequest) GetEpoch() int64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type HandoverReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverReply) Reset() {
+	*x = HandoverReply{}
+	mi := &file_booster_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverReply) ProtoMessage() {}
+
+func (x *HandoverReply) ProtoReflect() protoreflect.Message {
+	mi := &file_booster_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverReply.ProtoReflect.Descriptor instead.
+func (*HandoverReply) Descriptor() ([]byte, []int) {
+	return file_booster_proto_rawDescGZIP(), []int{1}
+}
+
 // ServerMsg is what an OMFLOW Server sends on its Connect stream.
 type ServerMsg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -45,7 +133,7 @@ type ServerMsg struct {
 
 func (x *ServerMsg) Reset() {
 	*x = ServerMsg{}
-	mi := &file_booster_proto_msgTypes[0]
+	mi := &file_booster_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -57,7 +145,7 @@ func (x *ServerMsg) String() string {
 func (*ServerMsg) ProtoMessage() {}
 
 func (x *ServerMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[0]
+	mi := &file_booster_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -70,7 +158,7 @@ func (x *ServerMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerMsg.ProtoReflect.Descriptor instead.
 func (*ServerMsg) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{0}
+	return file_booster_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ServerMsg) GetMsg() isServerMsg_Msg {
@@ -173,7 +261,7 @@ type Register struct {
 
 func (x *Register) Reset() {
 	*x = Register{}
-	mi := &file_booster_proto_msgTypes[1]
+	mi := &file_booster_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +273,7 @@ func (x *Register) String() string {
 func (*Register) ProtoMessage() {}
 
 func (x *Register) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[1]
+	mi := &file_booster_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +286,7 @@ func (x *Register) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Register.ProtoReflect.Descriptor instead.
 func (*Register) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{1}
+	return file_booster_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Register) GetName() string {
@@ -251,7 +339,7 @@ type Load struct {
 
 func (x *Load) Reset() {
 	*x = Load{}
-	mi := &file_booster_proto_msgTypes[2]
+	mi := &file_booster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +351,7 @@ func (x *Load) String() string {
 func (*Load) ProtoMessage() {}
 
 func (x *Load) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[2]
+	mi := &file_booster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +364,7 @@ func (x *Load) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Load.ProtoReflect.Descriptor instead.
 func (*Load) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{2}
+	return file_booster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Load) GetRunning() int32 {
@@ -310,7 +398,7 @@ type JobsDone struct {
 
 func (x *JobsDone) Reset() {
 	*x = JobsDone{}
-	mi := &file_booster_proto_msgTypes[3]
+	mi := &file_booster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +410,7 @@ func (x *JobsDone) String() string {
 func (*JobsDone) ProtoMessage() {}
 
 func (x *JobsDone) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[3]
+	mi := &file_booster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +423,7 @@ func (x *JobsDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobsDone.ProtoReflect.Descriptor instead.
 func (*JobsDone) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{3}
+	return file_booster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JobsDone) GetResults() []*JobResult {
@@ -363,7 +451,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_booster_proto_msgTypes[4]
+	mi := &file_booster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +463,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[4]
+	mi := &file_booster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +476,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{4}
+	return file_booster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JobResult) GetJobId() int64 {
@@ -440,7 +528,7 @@ type JobsReady struct {
 
 func (x *JobsReady) Reset() {
 	*x = JobsReady{}
-	mi := &file_booster_proto_msgTypes[5]
+	mi := &file_booster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +540,7 @@ func (x *JobsReady) String() string {
 func (*JobsReady) ProtoMessage() {}
 
 func (x *JobsReady) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[5]
+	mi := &file_booster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +553,7 @@ func (x *JobsReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobsReady.ProtoReflect.Descriptor instead.
 func (*JobsReady) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{5}
+	return file_booster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobsReady) GetCount() int32 {
@@ -492,7 +580,7 @@ type ReadyJob struct {
 
 func (x *ReadyJob) Reset() {
 	*x = ReadyJob{}
-	mi := &file_booster_proto_msgTypes[6]
+	mi := &file_booster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +592,7 @@ func (x *ReadyJob) String() string {
 func (*ReadyJob) ProtoMessage() {}
 
 func (x *ReadyJob) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[6]
+	mi := &file_booster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +605,7 @@ func (x *ReadyJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadyJob.ProtoReflect.Descriptor instead.
 func (*ReadyJob) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{6}
+	return file_booster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReadyJob) GetId() int64 {
@@ -551,7 +639,7 @@ type BoosterMsg struct {
 
 func (x *BoosterMsg) Reset() {
 	*x = BoosterMsg{}
-	mi := &file_booster_proto_msgTypes[7]
+	mi := &file_booster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +651,7 @@ func (x *BoosterMsg) String() string {
 func (*BoosterMsg) ProtoMessage() {}
 
 func (x *BoosterMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[7]
+	mi := &file_booster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +664,7 @@ func (x *BoosterMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoosterMsg.ProtoReflect.Descriptor instead.
 func (*BoosterMsg) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{7}
+	return file_booster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BoosterMsg) GetMsg() isBoosterMsg_Msg {
@@ -676,7 +764,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_booster_proto_msgTypes[8]
+	mi := &file_booster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +776,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[8]
+	mi := &file_booster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +789,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{8}
+	return file_booster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Heartbeat) GetEpoch() int64 {
@@ -722,7 +810,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_booster_proto_msgTypes[9]
+	mi := &file_booster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +822,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[9]
+	mi := &file_booster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +835,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{9}
+	return file_booster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Welcome) GetBooster() string {
@@ -775,7 +863,7 @@ type Dispatch struct {
 
 func (x *Dispatch) Reset() {
 	*x = Dispatch{}
-	mi := &file_booster_proto_msgTypes[10]
+	mi := &file_booster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +875,7 @@ func (x *Dispatch) String() string {
 func (*Dispatch) ProtoMessage() {}
 
 func (x *Dispatch) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[10]
+	mi := &file_booster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +888,7 @@ func (x *Dispatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dispatch.ProtoReflect.Descriptor instead.
 func (*Dispatch) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{10}
+	return file_booster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Dispatch) GetJobIds() []int64 {
@@ -831,7 +919,7 @@ type ClusterEvent struct {
 
 func (x *ClusterEvent) Reset() {
 	*x = ClusterEvent{}
-	mi := &file_booster_proto_msgTypes[11]
+	mi := &file_booster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +931,7 @@ func (x *ClusterEvent) String() string {
 func (*ClusterEvent) ProtoMessage() {}
 
 func (x *ClusterEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[11]
+	mi := &file_booster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +944,7 @@ func (x *ClusterEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterEvent.ProtoReflect.Descriptor instead.
 func (*ClusterEvent) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{11}
+	return file_booster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClusterEvent) GetKind() string {
@@ -893,7 +981,7 @@ type Redirect struct {
 
 func (x *Redirect) Reset() {
 	*x = Redirect{}
-	mi := &file_booster_proto_msgTypes[12]
+	mi := &file_booster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +993,7 @@ func (x *Redirect) String() string {
 func (*Redirect) ProtoMessage() {}
 
 func (x *Redirect) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[12]
+	mi := &file_booster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1006,7 @@ func (x *Redirect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redirect.ProtoReflect.Descriptor instead.
 func (*Redirect) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{12}
+	return file_booster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Redirect) GetActive() string {
@@ -950,7 +1038,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_booster_proto_msgTypes[13]
+	mi := &file_booster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1050,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[13]
+	mi := &file_booster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1063,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{13}
+	return file_booster_proto_rawDescGZIP(), []int{15}
 }
 
 // StatusReply mirrors the JSON of GET /api/v1/cluster.
@@ -992,7 +1080,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_booster_proto_msgTypes[14]
+	mi := &file_booster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1092,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[14]
+	mi := &file_booster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1105,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{14}
+	return file_booster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StatusReply) GetMode() string {
@@ -1071,7 +1159,7 @@ type MemberStatus struct {
 
 func (x *MemberStatus) Reset() {
 	*x = MemberStatus{}
-	mi := &file_booster_proto_msgTypes[15]
+	mi := &file_booster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1171,7 @@ func (x *MemberStatus) String() string {
 func (*MemberStatus) ProtoMessage() {}
 
 func (x *MemberStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_booster_proto_msgTypes[15]
+	mi := &file_booster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1184,7 @@ func (x *MemberStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberStatus.ProtoReflect.Descriptor instead.
 func (*MemberStatus) Descriptor() ([]byte, []int) {
-	return file_booster_proto_rawDescGZIP(), []int{15}
+	return file_booster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MemberStatus) GetName() string {
@@ -1159,7 +1247,11 @@ var File_booster_proto protoreflect.FileDescriptor
 
 const file_booster_proto_rawDesc = "" +
 	"\n" +
-	"\rbooster.proto\x12\x11omflow.cluster.v1\"\x9e\x02\n" +
+	"\rbooster.proto\x12\x11omflow.cluster.v1\";\n" +
+	"\x0fHandoverRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x03R\x05epoch\"\x0f\n" +
+	"\rHandoverReply\"\x9e\x02\n" +
 	"\tServerMsg\x129\n" +
 	"\bregister\x18\x01 \x01(\v2\x1b.omflow.cluster.v1.RegisterH\x00R\bregister\x12-\n" +
 	"\x04load\x18\x02 \x01(\v2\x17.omflow.cluster.v1.LoadH\x00R\x04load\x121\n" +
@@ -1231,10 +1323,11 @@ const file_booster_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\tR\aversion\x12\x16\n" +
 	"\x06active\x18\a \x01(\bR\x06active\x12\x12\n" +
-	"\x04load\x18\b \x01(\x05R\x04load2\xa1\x01\n" +
+	"\x04load\x18\b \x01(\x05R\x04load2\xf3\x01\n" +
 	"\aBooster\x12J\n" +
 	"\aConnect\x12\x1c.omflow.cluster.v1.ServerMsg\x1a\x1d.omflow.cluster.v1.BoosterMsg(\x010\x01\x12J\n" +
-	"\x06Status\x12 .omflow.cluster.v1.StatusRequest\x1a\x1e.omflow.cluster.v1.StatusReplyB(Z&github.com/omflow/omflow/cluster/rpcpbb\x06proto3"
+	"\x06Status\x12 .omflow.cluster.v1.StatusRequest\x1a\x1e.omflow.cluster.v1.StatusReply\x12P\n" +
+	"\bHandover\x12\".omflow.cluster.v1.HandoverRequest\x1a .omflow.cluster.v1.HandoverReplyB(Z&github.com/omflow/omflow/cluster/rpcpbb\x06proto3"
 
 var (
 	file_booster_proto_rawDescOnce sync.Once
@@ -1248,45 +1341,49 @@ func file_booster_proto_rawDescGZIP() []byte {
 	return file_booster_proto_rawDescData
 }
 
-var file_booster_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_booster_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_booster_proto_goTypes = []any{
-	(*ServerMsg)(nil),     // 0: omflow.cluster.v1.ServerMsg
-	(*Register)(nil),      // 1: omflow.cluster.v1.Register
-	(*Load)(nil),          // 2: omflow.cluster.v1.Load
-	(*JobsDone)(nil),      // 3: omflow.cluster.v1.JobsDone
-	(*JobResult)(nil),     // 4: omflow.cluster.v1.JobResult
-	(*JobsReady)(nil),     // 5: omflow.cluster.v1.JobsReady
-	(*ReadyJob)(nil),      // 6: omflow.cluster.v1.ReadyJob
-	(*BoosterMsg)(nil),    // 7: omflow.cluster.v1.BoosterMsg
-	(*Heartbeat)(nil),     // 8: omflow.cluster.v1.Heartbeat
-	(*Welcome)(nil),       // 9: omflow.cluster.v1.Welcome
-	(*Dispatch)(nil),      // 10: omflow.cluster.v1.Dispatch
-	(*ClusterEvent)(nil),  // 11: omflow.cluster.v1.ClusterEvent
-	(*Redirect)(nil),      // 12: omflow.cluster.v1.Redirect
-	(*StatusRequest)(nil), // 13: omflow.cluster.v1.StatusRequest
-	(*StatusReply)(nil),   // 14: omflow.cluster.v1.StatusReply
-	(*MemberStatus)(nil),  // 15: omflow.cluster.v1.MemberStatus
+	(*HandoverRequest)(nil), // 0: omflow.cluster.v1.HandoverRequest
+	(*HandoverReply)(nil),   // 1: omflow.cluster.v1.HandoverReply
+	(*ServerMsg)(nil),       // 2: omflow.cluster.v1.ServerMsg
+	(*Register)(nil),        // 3: omflow.cluster.v1.Register
+	(*Load)(nil),            // 4: omflow.cluster.v1.Load
+	(*JobsDone)(nil),        // 5: omflow.cluster.v1.JobsDone
+	(*JobResult)(nil),       // 6: omflow.cluster.v1.JobResult
+	(*JobsReady)(nil),       // 7: omflow.cluster.v1.JobsReady
+	(*ReadyJob)(nil),        // 8: omflow.cluster.v1.ReadyJob
+	(*BoosterMsg)(nil),      // 9: omflow.cluster.v1.BoosterMsg
+	(*Heartbeat)(nil),       // 10: omflow.cluster.v1.Heartbeat
+	(*Welcome)(nil),         // 11: omflow.cluster.v1.Welcome
+	(*Dispatch)(nil),        // 12: omflow.cluster.v1.Dispatch
+	(*ClusterEvent)(nil),    // 13: omflow.cluster.v1.ClusterEvent
+	(*Redirect)(nil),        // 14: omflow.cluster.v1.Redirect
+	(*StatusRequest)(nil),   // 15: omflow.cluster.v1.StatusRequest
+	(*StatusReply)(nil),     // 16: omflow.cluster.v1.StatusReply
+	(*MemberStatus)(nil),    // 17: omflow.cluster.v1.MemberStatus
 }
 var file_booster_proto_depIdxs = []int32{
-	1,  // 0: omflow.cluster.v1.ServerMsg.register:type_name -> omflow.cluster.v1.Register
-	2,  // 1: omflow.cluster.v1.ServerMsg.load:type_name -> omflow.cluster.v1.Load
-	3,  // 2: omflow.cluster.v1.ServerMsg.done:type_name -> omflow.cluster.v1.JobsDone
-	5,  // 3: omflow.cluster.v1.ServerMsg.ready:type_name -> omflow.cluster.v1.JobsReady
-	11, // 4: omflow.cluster.v1.ServerMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
-	4,  // 5: omflow.cluster.v1.JobsDone.results:type_name -> omflow.cluster.v1.JobResult
-	6,  // 6: omflow.cluster.v1.JobsReady.jobs:type_name -> omflow.cluster.v1.ReadyJob
-	9,  // 7: omflow.cluster.v1.BoosterMsg.welcome:type_name -> omflow.cluster.v1.Welcome
-	10, // 8: omflow.cluster.v1.BoosterMsg.dispatch:type_name -> omflow.cluster.v1.Dispatch
-	11, // 9: omflow.cluster.v1.BoosterMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
-	12, // 10: omflow.cluster.v1.BoosterMsg.redirect:type_name -> omflow.cluster.v1.Redirect
-	8,  // 11: omflow.cluster.v1.BoosterMsg.heartbeat:type_name -> omflow.cluster.v1.Heartbeat
-	15, // 12: omflow.cluster.v1.StatusReply.members:type_name -> omflow.cluster.v1.MemberStatus
-	0,  // 13: omflow.cluster.v1.Booster.Connect:input_type -> omflow.cluster.v1.ServerMsg
-	13, // 14: omflow.cluster.v1.Booster.Status:input_type -> omflow.cluster.v1.StatusRequest
-	7,  // 15: omflow.cluster.v1.Booster.Connect:output_type -> omflow.cluster.v1.BoosterMsg
-	14, // 16: omflow.cluster.v1.Booster.Status:output_type -> omflow.cluster.v1.StatusReply
-	15, // [15:17] is the sub-list for method output_type
-	13, // [13:15] is the sub-list for method input_type
+	3,  // 0: omflow.cluster.v1.ServerMsg.register:type_name -> omflow.cluster.v1.Register
+	4,  // 1: omflow.cluster.v1.ServerMsg.load:type_name -> omflow.cluster.v1.Load
+	5,  // 2: omflow.cluster.v1.ServerMsg.done:type_name -> omflow.cluster.v1.JobsDone
+	7,  // 3: omflow.cluster.v1.ServerMsg.ready:type_name -> omflow.cluster.v1.JobsReady
+	13, // 4: omflow.cluster.v1.ServerMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
+	6,  // 5: omflow.cluster.v1.JobsDone.results:type_name -> omflow.cluster.v1.JobResult
+	8,  // 6: omflow.cluster.v1.JobsReady.jobs:type_name -> omflow.cluster.v1.ReadyJob
+	11, // 7: omflow.cluster.v1.BoosterMsg.welcome:type_name -> omflow.cluster.v1.Welcome
+	12, // 8: omflow.cluster.v1.BoosterMsg.dispatch:type_name -> omflow.cluster.v1.Dispatch
+	13, // 9: omflow.cluster.v1.BoosterMsg.event:type_name -> omflow.cluster.v1.ClusterEvent
+	14, // 10: omflow.cluster.v1.BoosterMsg.redirect:type_name -> omflow.cluster.v1.Redirect
+	10, // 11: omflow.cluster.v1.BoosterMsg.heartbeat:type_name -> omflow.cluster.v1.Heartbeat
+	17, // 12: omflow.cluster.v1.StatusReply.members:type_name -> omflow.cluster.v1.MemberStatus
+	2,  // 13: omflow.cluster.v1.Booster.Connect:input_type -> omflow.cluster.v1.ServerMsg
+	15, // 14: omflow.cluster.v1.Booster.Status:input_type -> omflow.cluster.v1.StatusRequest
+	0,  // 15: omflow.cluster.v1.Booster.Handover:input_type -> omflow.cluster.v1.HandoverRequest
+	9,  // 16: omflow.cluster.v1.Booster.Connect:output_type -> omflow.cluster.v1.BoosterMsg
+	16, // 17: omflow.cluster.v1.Booster.Status:output_type -> omflow.cluster.v1.StatusReply
+	1,  // 18: omflow.cluster.v1.Booster.Handover:output_type -> omflow.cluster.v1.HandoverReply
+	16, // [16:19] is the sub-list for method output_type
+	13, // [13:16] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1297,14 +1394,14 @@ func file_booster_proto_init() {
 	if File_booster_proto != nil {
 		return
 	}
-	file_booster_proto_msgTypes[0].OneofWrappers = []any{
+	file_booster_proto_msgTypes[2].OneofWrappers = []any{
 		(*ServerMsg_Register)(nil),
 		(*ServerMsg_Load)(nil),
 		(*ServerMsg_Done)(nil),
 		(*ServerMsg_Ready)(nil),
 		(*ServerMsg_Event)(nil),
 	}
-	file_booster_proto_msgTypes[7].OneofWrappers = []any{
+	file_booster_proto_msgTypes[9].OneofWrappers = []any{
 		(*BoosterMsg_Welcome)(nil),
 		(*BoosterMsg_Dispatch)(nil),
 		(*BoosterMsg_Event)(nil),
@@ -1317,7 +1414,7 @@ func file_booster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_booster_proto_rawDesc), len(file_booster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
