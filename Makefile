@@ -33,7 +33,9 @@ fuzz:
 bench: build
 	$(GO) run ./bench/cmd/omflow-bench -binary ./omflow -out docs/BENCHMARKS.md
 
+# Japanese text needs CJK fonts in headless Chromium.
 screenshots:
+	@fc-list 2>/dev/null | grep -qi ipagothic || apt-get install -y -qq fonts-ipafont-gothic fonts-wqy-microhei
 	OMFLOW_SCREENSHOTS=1 $(GO) test -count=1 -run Screenshots ./e2e/...
 
 # Regenerates the committed gRPC code (needs protoc and the Go plugins).
