@@ -48,6 +48,9 @@ type Options struct {
 	App     []byte // the app export to import
 	// Workers sets OMFLOW_WORKERS; 0 keeps the server's default.
 	Workers int
+	// PGParams are extra PostgreSQL connection parameters for the server
+	// (k=v&k=v, e.g. synchronous_commit=off), for experiments.
+	PGParams string
 	// ServerEnv is extra environment for the server (GODEBUG=...).
 	ServerEnv []string
 	// PprofAddr, when set, is passed to the server as OMFLOW_BENCH_PPROF:
@@ -199,6 +202,9 @@ func Run(ctx context.Context, o Options) (*EngineRun, error) {
 		// application_name lets the watcher find the server's backends
 		// and count their CPU time.
 		settings["DB_PARAMS"] = "search_path=" + schema.Name + "&application_name=" + schema.Name
+		if o.PGParams != "" {
+			settings["DB_PARAMS"] += "&" + o.PGParams
+		}
 		o.Log.Info("PostgreSQL schema created", "schema", schema.Name, "version", out.PGVersion)
 	default:
 		return nil, fmt.Errorf("engine %q: want %s or %s", o.Engine, SQLite, Postgres)

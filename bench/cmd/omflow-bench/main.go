@@ -34,12 +34,12 @@ const (
 )
 
 type flags struct {
-	binary, out, app, workDir, pprof, profileDir, godebug string
-	engines, conc                                         string
-	duration, warmup                                      time.Duration
-	tickets, workers                                      int
-	pg                                                    standalone.PG
-	keep, countSQL, verbose                               bool
+	binary, out, app, workDir, pprof, profileDir, godebug, pgParams string
+	engines, conc                                                   string
+	duration, warmup                                                time.Duration
+	tickets, workers                                                int
+	pg                                                              standalone.PG
+	keep, countSQL, verbose                                         bool
 }
 
 func main() {
@@ -56,6 +56,7 @@ func main() {
 	flag.IntVar(&f.pg.Port, "pg-port", 5432, "PostgreSQL port")
 	flag.StringVar(&f.pg.User, "pg-user", "postgres", "PostgreSQL user (creates and drops a schema omb_<random>)")
 	flag.StringVar(&f.pg.DB, "pg-db", "test", "PostgreSQL database")
+	flag.StringVar(&f.pgParams, "pg-params", "", "extra PostgreSQL connection parameters for the server, k=v&k=v (experiments, e.g. synchronous_commit=off; not with -out)")
 	flag.IntVar(&f.workers, "workers", 0, "OMFLOW_WORKERS for the server; 0 = the server's default")
 	flag.StringVar(&f.workDir, "workdir", "", "directory for the servers' data and logs; default a temporary one")
 	flag.BoolVar(&f.keep, "keep", false, "keep the work directory (server logs, SQLite file)")
@@ -92,6 +93,9 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if f.duration <= 0 && f.tickets <= 0 {
 		return errors.New("-duration must be positive (or give -tickets)")
 	}
+	if f.pgParams != "" && f.out != "" {
+		return errors.New("-pg-params changes how the server uses PostgreSQL: its numbers must not go into -out")
+	}
 	if f.countSQL && f.out != "" {
 		return errors.New("-count-sql slows every query through its proxy: its numbers must not go into -out")
 	}
@@ -117,7 +121,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		log.Info("benchmark", "engine", e, "clients", f.conc, "duration", f.duration, "tickets", f.tickets)
 		er, err := standalone.Run(ctx, standalone.Options{
 			Binary: bin, Engine: e, Conc: conc, Duration: f.duration, Tickets: f.tickets, Warmup: f.warmup,
-			PG: f.pg, WorkDir: f.workDir, KeepDir: f.keep, App: app, Workers: f.workers, ServerEnv: env,
+			PG: f.pg, WorkDir: f.workDir, KeepDir: f.keep, App: app, Workers: f.workers, PGParams: f.pgParams, ServerEnv: env,
 			PprofAddr: f.pprof, ProfileDir: f.profileDir, CountSQL: f.countSQL, TableStats: f.verbose, Log: log,
 		})
 		if er != nil {
