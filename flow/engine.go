@@ -43,6 +43,12 @@ type Hooks struct {
 	JobsCommitted func(jobs []JobRef)
 	// TaskAssigned is called after a new task commits (live inbox updates).
 	TaskAssigned func(t TaskView)
+	// TaskClosed is called after a task leaves the open tasks and that
+	// commits: completed by a person (State done), or cancelled because its
+	// ticket closed, stopped in error or its subflow ended (State
+	// cancelled). Tasks made and cancelled by the same run are not
+	// reported, as TaskAssigned never reported them.
+	TaskClosed func(t TaskView)
 	// StepDone observes how long a job took to run (metrics).
 	StepDone func(kind string, d time.Duration, err error)
 	// FlowsChanged is called after apps or flows change (cluster events).

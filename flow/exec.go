@@ -216,12 +216,19 @@ type run struct {
 	// cancel lists tokens dropped while waiting at a form (a subflow ended
 	// under them): their open tasks are cancelled.
 	cancel []string
-	cur    *store.TicketEvent // the event of the node being entered
-	users  map[string]*int64  // user look-ups of header()
-	halt   string             // the ticket stops in error with this message
-	abort  error              // the run must not commit (shutting down, store error)
-	closed bool
-	steps  int
+	// waiting counts the tokens that waited at a form when the run began
+	// (less the one of a task being completed): when none did, a closing
+	// run cancels no earlier task and need not look them up.
+	waiting int
+	// cancelled are the earlier tasks the run's write cancelled, for the
+	// TaskClosed hook (looked up only when the hook is set).
+	cancelled []store.Task
+	cur       *store.TicketEvent // the event of the node being entered
+	users     map[string]*int64  // user look-ups of header()
+	halt      string             // the ticket stops in error with this message
+	abort     error              // the run must not commit (shutting down, store error)
+	closed    bool
+	steps     int
 }
 
 type pos struct {
@@ -239,6 +246,11 @@ func (e *Engine) newRun(ctx context.Context, t *store.Ticket, j *store.Job) (*ru
 		return nil, fmt.Errorf("ticket %d: %w", t.ID, err)
 	}
 	r := &run{e: e, t: t, c: c, st: st, job: j, cx: ctx}
+	for _, tok := range st.Tokens {
+		if tok.Wait == waitTask {
+			r.waiting++
+		}
+	}
 	if err := json.Unmarshal([]byte(t.Fields), &r.fields); err != nil {
 		return nil, fmt.Errorf("ticket %d: read fields: %w", t.ID, err)
 	}
@@ -683,6 +695,7 @@ func (r *run) commit(ctx context.Context) error {
 		return err
 	}
 	r.e.committed(r.t, r.jobs, r.liveTasks())
+	r.e.tasksClosed(r.t, r.cancelled)
 	return nil
 }
 
@@ -711,10 +724,23 @@ func (r *run) write(ctx context.Context) error {
 	if err := r.e.db.CreateTasks(ctx, r.tasks...); err != nil {
 		return err
 	}
+	r.cancelled = nil // write may run again when the transaction is retried
 	switch {
 	case r.closed || r.halt != "":
 		// Nobody can work on a closed or halted ticket: its open tasks,
 		// those made by this run included, are cancelled.
+		if r.e.opts.Hooks.TaskClosed != nil && r.waiting > 0 {
+			open, err := r.e.db.TicketTasks(ctx, r.t.ID, true)
+			if err != nil {
+				return err
+			}
+			for _, t := range open {
+				if !r.made(t.ID) {
+					t.State = store.TaskCancelled
+					r.cancelled = append(r.cancelled, t)
+				}
+			}
+		}
 		if err := r.e.db.CancelOpenTasks(ctx, r.t.ID); err != nil {
 			return err
 		}
@@ -727,6 +753,9 @@ func (r *run) write(ctx context.Context) error {
 			if slices.Contains(r.cancel, open[i].Token) {
 				if err := r.e.db.CloseTask(ctx, &open[i], store.TaskCancelled); err != nil {
 					return err
+				}
+				if !r.made(open[i].ID) {
+					r.cancelled = append(r.cancelled, open[i])
 				}
 			}
 		}
@@ -744,6 +773,11 @@ func (r *run) write(ctx context.Context) error {
 		return r.e.db.FinishJob(ctx, r.job)
 	}
 	return nil
+}
+
+// made reports whether task id was created by this run.
+func (r *run) made(id int64) bool {
+	return slices.ContainsFunc(r.tasks, func(t *store.Task) bool { return t.ID == id })
 }
 
 // liveTasks are the tasks this run made that are still open.

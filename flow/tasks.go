@@ -194,6 +194,7 @@ func (e *Engine) completeTask(ctx context.Context, a *Actor, taskID int64, field
 	if err != nil {
 		return err
 	}
+	r.waiting-- // the task being completed is closed here, not cancelled
 	if err := checkText(fields); err != nil {
 		return err
 	}
@@ -244,5 +245,20 @@ func (e *Engine) completeTask(ctx context.Context, a *Actor, taskID int64, field
 		return err
 	}
 	e.committed(r.t, r.jobs, r.liveTasks())
+	e.tasksClosed(r.t, append([]store.Task{*task}, r.cancelled...))
 	return nil
+}
+
+// tasksClosed runs the TaskClosed hook for tasks of ticket t that a
+// committed change closed.
+func (e *Engine) tasksClosed(t *store.Ticket, tasks []store.Task) {
+	if e.opts.Hooks.TaskClosed == nil {
+		return
+	}
+	for i := range tasks {
+		task := &tasks[i]
+		e.opts.Hooks.TaskClosed(TaskView{ID: task.ID, TicketID: t.ID, TicketNo: t.No, FlowID: t.FlowID,
+			NodeID: task.NodeID, NodeName: task.NodeName, Title: t.Title, Group: task.GroupName,
+			AssigneeID: task.AssigneeID, State: task.State, CreatedAt: task.CreatedAt, Actions: []TaskAction{}})
+	}
 }
