@@ -22,8 +22,9 @@ type dispatchResult struct {
 	Jobs       int // jobs run (one per ticket; River: jobs worked)
 	Steps      int // flow steps recorded in the audit (River: jobs)
 	Seconds    float64
-	Lost       int // steps expected but not recorded (River: jobs never worked)
-	Duplicated int // steps recorded more than once (River: jobs worked twice)
+	Filed      float64 // seconds until the last ticket was filed (River: inserted)
+	Lost       int     // steps expected but not recorded (River: jobs never worked)
+	Duplicated int     // steps recorded more than once (River: jobs worked twice)
 	// Booster mode: CPU time of the active booster during the run and the
 	// jobs it dispatched (a job may be dispatched again when a server
 	// refuses it).
@@ -116,6 +117,7 @@ func runDispatch(ctx context.Context, c *clustertest.Cluster, n int, r *dispatch
 	lr := l.Wait()
 	c.WaitClosed(lr, 10*time.Minute)
 	r.Seconds = time.Since(start).Seconds()
+	r.Filed = lr.Duration.Seconds()
 	ids := lr.IDs()
 	r.Jobs = len(ids)
 	r.Failures = len(lr.Failures) + len(lr.Unfiled)
@@ -157,6 +159,7 @@ func river(ctx context.Context, f flags, log *slog.Logger) dispatchResult {
 		River      string  `json:"river"`
 		Jobs       int     `json:"jobs"`
 		Seconds    float64 `json:"seconds"`
+		Inserted   float64 `json:"inserted"`
 		Lost       int     `json:"lost"`
 		Duplicated int     `json:"duplicated"`
 	}
@@ -166,6 +169,7 @@ func river(ctx context.Context, f flags, log *slog.Logger) dispatchResult {
 	}
 	r.Mode = "River " + res.River + " (riverpgxv5), one client, same PostgreSQL"
 	r.Jobs, r.Steps, r.Seconds, r.Lost, r.Duplicated = res.Jobs-res.Lost, res.Jobs-res.Lost+res.Duplicated, res.Seconds, res.Lost, res.Duplicated
+	r.Filed = res.Inserted
 	return r
 }
 

@@ -73,11 +73,11 @@ func (r report) Markdown() string {
 
 	w("### Dispatch\n\n")
 	w("%d tickets of a flow with five automatic steps and one job each (start → setform → python → setform → end) filed through the three servers (4 requests in flight on each) until all are closed; River inserts the same number of trivial jobs one at a time from 12 goroutines into the same PostgreSQL while one client with %d workers works them, each job recording itself in the transaction that completes it. Lost and duplicated steps are counted from the audit (River: from the recorded job numbers). Booster CPU is the active booster's user+system time from /proc/<pid>/stat over the run (10 ms ticks), and the same less what it spends per second with no jobs (measured for 5 s before the run).\n\n", r.Jobs, 3*r.Workers)
-	w("| mode | jobs | steps | seconds | jobs/s | steps/s | lost | duplicated | failed requests | booster CPU per 1,000 jobs |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("| mode | jobs | steps | all filed after (s) | all done after (s) | jobs/s | steps/s | lost | duplicated | failed requests | booster CPU per 1,000 jobs |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, d := range r.Dispatch {
 		if d.Err != nil {
-			w("| %s | not measured: %s | | | | | | | | |\n", d.Mode, oneLine(d.Err.Error()))
+			w("| %s | not measured: %s | | | | | | | | | |\n", d.Mode, oneLine(d.Err.Error()))
 			continue
 		}
 		cpu := "—"
@@ -86,7 +86,11 @@ func (r report) Markdown() string {
 			per := func(x time.Duration) string { return ms(time.Duration(float64(x) * 1000 / float64(max(d.Jobs, 1)))) }
 			cpu = fmt.Sprintf("%s; %s above idle (%.0f dispatched, idle %s/s)", per(d.BoosterCPU), per(max(net, 0)), d.Dispatched, ms(d.IdleCPUPerSec))
 		}
-		w("| %s | %d | %d | %.1f | %.0f | %.0f | %d | %d | %d | %s |\n", d.Mode, d.Jobs, d.Steps, d.Seconds,
+		filed := "—"
+		if d.Filed > 0 {
+			filed = fmt.Sprintf("%.1f", d.Filed)
+		}
+		w("| %s | %d | %d | %s | %.1f | %.0f | %.0f | %d | %d | %d | %s |\n", d.Mode, d.Jobs, d.Steps, filed, d.Seconds,
 			float64(d.Jobs)/d.Seconds, float64(d.Steps)/d.Seconds, d.Lost, d.Duplicated, d.Failures, cpu)
 	}
 	var omflow, river *dispatchResult

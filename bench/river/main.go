@@ -34,7 +34,8 @@ type Result struct {
 	Jobs       int     `json:"jobs"`
 	Workers    int     `json:"workers"`
 	Inserters  int     `json:"inserters"`
-	Seconds    float64 `json:"seconds"` // first insert to last job worked
+	Seconds    float64 `json:"seconds"`  // first insert to last job worked
+	Inserted   float64 `json:"inserted"` // first insert to last insert
 	JobsPerSec float64 `json:"jobs_per_sec"`
 	Lost       int     `json:"lost"`       // inserted but never recorded as worked
 	Duplicated int     `json:"duplicated"` // recorded twice
@@ -184,6 +185,7 @@ func run(ctx context.Context, dsn string, jobs, workers, inserters int) (Result,
 		}()
 	}
 	wg.Wait()
+	res.Inserted = time.Since(start).Seconds()
 	close(errs)
 	if err := errors.Join(collect(errs)...); err != nil {
 		return res, err
