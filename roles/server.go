@@ -155,6 +155,7 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 		Hooks: flow.Hooks{
 			StepDone:     metrics.StepDone,
 			TaskAssigned: s.publishTask,
+			TaskClosed:   s.Broker.TaskClosed,
 		},
 	}
 	if s.Cfg.ClusterMode() {

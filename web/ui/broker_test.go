@@ -65,3 +65,32 @@ func TestBrokerRoutesEventsToUsersGroupsAndAdmins(t *testing.T) {
 		t.Fatalf("after cancel: %d", b.Subscribers())
 	}
 }
+
+// TaskClosed (the engine's hook) tells the task's assignee and group that it
+// left their inboxes, as a task-done event.
+func TestBrokerTaskClosedReachesAssigneeAndGroup(t *testing.T) {
+	b := NewBroker()
+	alice, stopA := b.subscribe(1, false, nil, nil)
+	defer stopA()
+	carol, stopC := b.subscribe(3, false, []int64{2}, []string{"任務處理組"})
+	defer stopC()
+	bob, stopB := b.subscribe(2, false, []int64{1}, []string{"総務"})
+	defer stopB()
+	a := int64(1)
+	b.TaskClosed(flow.TaskView{ID: 7, TicketID: 5, TicketNo: "MISSION-000005", NodeName: "任務分析", Group: "2", AssigneeID: &a, State: "done"})
+	for name, ch := range map[string]<-chan Event{"alice": alice, "carol": carol} {
+		select {
+		case ev := <-ch:
+			if ev.Kind != EventTaskDone || ev.TaskID != 7 || ev.TicketID != 5 || ev.TicketNo != "MISSION-000005" {
+				t.Errorf("%s got %+v", name, ev)
+			}
+		case <-time.After(time.Second):
+			t.Errorf("%s got no task-done event", name)
+		}
+	}
+	select {
+	case ev := <-bob:
+		t.Errorf("bob (neither assignee nor in group 2) got %+v", ev)
+	case <-time.After(20 * time.Millisecond):
+	}
+}

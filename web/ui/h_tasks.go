@@ -109,12 +109,8 @@ func (u *UI) taskPost(rq *req) error {
 		return u.formRejected(rq, "task", taskTitle(tf), "inbox", d, values, err)
 	}
 	u.link(rq, added, tf.Ticket.ID)
-	// The others who could have worked on it see it leave their inboxes.
-	var users []int64
-	if tf.Task.AssigneeID != nil {
-		users = append(users, *tf.Task.AssigneeID)
-	}
-	u.o.Broker.Publish(users, []string{tf.Task.Group}, Event{Kind: EventTaskDone, TaskID: tf.Task.ID, TicketID: tf.Ticket.ID, TicketNo: tf.Ticket.No})
+	// The others who could have worked on it see it leave their inboxes:
+	// the engine's TaskClosed hook publishes it (Broker.TaskClosed).
 	rq.flash(k("flash.completed"), tf.Task.TicketNo)
 	return rq.redirect("/tasks")
 }
@@ -175,13 +171,25 @@ func (u *UI) events(rq *req) error {
 // TaskAssigned publishes a new task to whoever may work on it; plug it into
 // flow.Options.Hooks.TaskAssigned.
 func (b *Broker) TaskAssigned(t flow.TaskView) {
-	var users []int64
+	users, groups := taskAudience(t)
+	b.Publish(users, groups, Event{Kind: EventTask, TaskID: t.ID, TicketID: t.TicketID, TicketNo: t.TicketNo, Title: t.NodeName})
+}
+
+// TaskClosed tells whoever could have worked on a task that it was
+// completed or cancelled, so it leaves their inboxes; plug it into
+// flow.Options.Hooks.TaskClosed.
+func (b *Broker) TaskClosed(t flow.TaskView) {
+	users, groups := taskAudience(t)
+	b.Publish(users, groups, Event{Kind: EventTaskDone, TaskID: t.ID, TicketID: t.TicketID, TicketNo: t.TicketNo, Title: t.NodeName})
+}
+
+// taskAudience is whom a task's events go to: its assignee and its group.
+func taskAudience(t flow.TaskView) (users []int64, groups []string) {
 	if t.AssigneeID != nil {
 		users = append(users, *t.AssigneeID)
 	}
-	var groups []string
 	if t.Group != "" {
 		groups = append(groups, t.Group)
 	}
-	b.Publish(users, groups, Event{Kind: EventTask, TaskID: t.ID, TicketID: t.TicketID, TicketNo: t.TicketNo, Title: t.NodeName})
+	return users, groups
 }

@@ -92,7 +92,7 @@ func Start(t testing.TB, o Options) *Stack {
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	broker := ui.NewBroker()
 	eng := flow.New(db, flow.Options{Node: "uitest", Workers: 2, Poll: true, Logger: logger,
-		Hooks: flow.Hooks{TaskAssigned: broker.TaskAssigned}})
+		Hooks: flow.Hooks{TaskAssigned: broker.TaskAssigned, TaskClosed: broker.TaskClosed}})
 	a := auth.New(db, auth.Options{Logger: logger, CacheTTL: -1, LoginBurst: 1000})
 	pages, err := ui.New(ui.Options{Engine: eng, Accounts: a, Directory: db, Broker: broker, Logger: logger,
 		DefaultLang: o.DefaultLang, Version: "test", Heartbeat: o.Heartbeat, Cluster: o.Cluster, Degraded: o.Degraded})
