@@ -28,16 +28,10 @@ import (
 // other server) and understands; the booster's own "changed:<scope>"
 // events come from the database's change counters.
 const (
-	eventFlows = "flows" // apps or flows changed here
-	eventTask  = "task"  // a task was assigned (live inbox updates)
+	eventFlows    = "flows"     // apps or flows changed here
+	eventTask     = "task"      // a task was assigned (live inbox updates); payload: flow.TaskView
+	eventTaskDone = "task-done" // a task was completed or cancelled; payload: flow.TaskView
 )
-
-// taskEvent is the payload of an eventTask: whom to tell, and what.
-type taskEvent struct {
-	Users  []int64  `json:"users,omitempty"`
-	Groups []string `json:"groups,omitempty"`
-	Event  ui.Event `json:"event"`
-}
 
 // clusterEngineOptions sets up the engine of a server in cluster mode: it
 // claims nothing by itself (the booster dispatches; degraded mode turns
@@ -62,21 +56,27 @@ func (s *Server) clusterEngineOptions(o *flow.Options) {
 			c.JobDone(id, claimed)
 		}
 	}
-	local := o.Hooks.TaskAssigned
-	o.Hooks.TaskAssigned = func(t flow.TaskView) {
+	// Task events reach the browsers connected to every server.
+	o.Hooks.TaskAssigned = s.relayTask(eventTask, o.Hooks.TaskAssigned)
+	o.Hooks.TaskClosed = s.relayTask(eventTaskDone, o.Hooks.TaskClosed)
+	o.Hooks.FlowsChanged = func() {
+		if c := s.clusterClient(); c != nil {
+			c.Publish(eventFlows, nil, 0)
+		}
+	}
+}
+
+// relayTask wraps a task hook: run it here, then send the task to the
+// booster, which relays it to every other server.
+func (s *Server) relayTask(kind string, local func(flow.TaskView)) func(flow.TaskView) {
+	return func(t flow.TaskView) {
 		if local != nil {
 			local(t)
 		}
 		if c := s.clusterClient(); c != nil {
-			users, groups, ev := taskAudience(t)
-			if b, err := json.Marshal(taskEvent{Users: users, Groups: groups, Event: ev}); err == nil {
-				c.Publish(eventTask, b, 0)
+			if b, err := json.Marshal(t); err == nil {
+				c.Publish(kind, b, 0)
 			}
-		}
-	}
-	o.Hooks.FlowsChanged = func() {
-		if c := s.clusterClient(); c != nil {
-			c.Publish(eventFlows, nil, 0)
 		}
 	}
 }
@@ -176,14 +176,19 @@ func (s *Server) onClusterEvent(kind string, payload []byte, _ int64) {
 	switch {
 	case kind == eventFlows || kind == booster.EventChangedPrefix+"flows":
 		s.Engine.Invalidate()
-	case kind == eventTask:
-		var ev taskEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			s.Log.Warn("cluster: unreadable task event ignored", "err", err)
+	case kind == eventTask || kind == eventTaskDone:
+		var t flow.TaskView
+		if err := json.Unmarshal(payload, &t); err != nil {
+			s.Log.Warn("cluster: unreadable task event ignored", "kind", kind, "err", err)
 			return
 		}
-		if s.Broker != nil {
-			s.Broker.Publish(ev.Users, ev.Groups, ev.Event)
+		if s.Broker == nil {
+			return
+		}
+		if kind == eventTask {
+			s.publishTask(t)
+		} else {
+			s.Broker.TaskClosed(t)
 		}
 	case strings.HasPrefix(kind, booster.EventChangedPrefix):
 		// Users, groups, roles or settings changed somewhere: identities
@@ -192,19 +197,6 @@ func (s *Server) onClusterEvent(kind string, payload []byte, _ int64) {
 			s.Web.Auth().Forget()
 		}
 	}
-}
-
-// taskAudience is whom a task event goes to.
-func taskAudience(t flow.TaskView) ([]int64, []string, ui.Event) {
-	var users []int64
-	if t.AssigneeID != nil {
-		users = append(users, *t.AssigneeID)
-	}
-	var groups []string
-	if t.Group != "" {
-		groups = append(groups, t.Group)
-	}
-	return users, groups, ui.Event{Kind: ui.EventTask, TaskID: t.ID, TicketID: t.TicketID, TicketNo: t.TicketNo, Title: t.Title}
 }
 
 // advertisedHTTP is the HTTP address other nodes and operators reach this

@@ -2,7 +2,10 @@ package booster_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,4 +284,53 @@ func TestLiveStreamOutvotesGossipDeath(t *testing.T) {
 		due, err := db.DueJobIDs(ctx, 10)
 		return err == nil && len(due) == 1
 	})
+}
+
+// A server's event reaches every other server, not itself; a change
+// counter that moves in the database reaches them all.
+func TestEventsRelayed(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	logger, _ := testLogger(t)
+	key := newKey(t)
+	addr := freeAddr(t, ipAddr(19))
+	rb := startRPCBooster(t, key, db, addr, logger, func(c *booster.Config) { c.VersionsEvery = 50 * time.Millisecond })
+	rb.lead(t, 1)
+	type got struct {
+		mu     sync.Mutex
+		events []string
+	}
+	record := func(g *got) func(*client.Config) {
+		return func(c *client.Config) {
+			c.OnEvent = func(kind string, payload []byte, version int64) {
+				g.mu.Lock()
+				defer g.mu.Unlock()
+				g.events = append(g.events, fmt.Sprintf("%s|%s|%d", kind, payload, version))
+			}
+		}
+	}
+	has := func(g *got, ev string) bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return slices.Contains(g.events, ev)
+	}
+	var ga, gb got
+	ca := startClient(t, key, []string{addr}, "a", &fakeEngine{name: "a", capacity: 1}, logger, record(&ga))
+	cb := startClient(t, key, []string{addr}, "b", &fakeEngine{name: "b", capacity: 1}, logger, record(&gb))
+	for _, c := range []*client.Client{ca, cb} {
+		eventually(t, 3*time.Second, "connect", func() bool { _, _, ok := c.Booster(); return ok })
+	}
+	time.Sleep(150 * time.Millisecond) // the booster's first read of the counters
+
+	ca.Publish("task", []byte(`{"id":1}`), 0)
+	eventually(t, 3*time.Second, "b to get a's event", func() bool { return has(&gb, `task|{"id":1}|0`) })
+	if has(&ga, `task|{"id":1}|0`) {
+		t.Fatal("a server got its own event back")
+	}
+
+	if err := db.BumpVersion(context.Background(), "settings"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*got{&ga, &gb} {
+		eventually(t, 3*time.Second, "the settings change event", func() bool { return has(g, booster.EventChangedPrefix+"settings||1") })
+	}
 }
