@@ -21,6 +21,10 @@ type Engine interface {
 	SetFlowEnabled(ctx context.Context, a *flow.Actor, flowID int64, enabled bool) error
 	FlowVersions(ctx context.Context, a *flow.Actor, flowID int64) ([]flow.VersionInfo, error)
 	PublishVersion(ctx context.Context, a *flow.Actor, flowID int64, version int) error
+	// Permissions lists a flow's permission entries (administrators).
+	Permissions(ctx context.Context, a *flow.Actor, flowID int64) ([]flow.PermissionView, error)
+	// MapPermission maps a permission entry to a group, or unmaps it (nil).
+	MapPermission(ctx context.Context, a *flow.Actor, permissionID int64, groupID *int64) error
 	// FlowDefinition is the current version of a flow, parsed.
 	FlowDefinition(ctx context.Context, a *flow.Actor, flowRef string) (*def.Flow, flow.FlowInfo, error)
 	FileTicket(ctx context.Context, a *flow.Actor, flowRef string, fields map[string]any) (*flow.Filed, error)

@@ -21,6 +21,7 @@ const maxImport = 32 << 20
 type appsData struct {
 	Apps     []appRow
 	Result   *flow.ImportResult
+	Unmapped []unmappedRow // the result's unmapped names, with their flows
 	Problems []string
 }
 
@@ -104,6 +105,9 @@ func (u *UI) appsImport(rq *req) error {
 				}
 			} else {
 				d.Result = res
+				if d.Unmapped, err = u.unmappedRows(rq, res); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -131,6 +131,8 @@ func (u *UI) routes() http.Handler {
 	mux.HandleFunc("POST /admin/apps/import", u.admin(u.appsImport))
 	mux.HandleFunc("GET /admin/apps/{id}/export", u.admin(u.appsExport))
 	mux.HandleFunc("POST /admin/flows/{id}/enabled", u.admin(u.flowEnabled))
+	mux.HandleFunc("GET /admin/flows/{id}/permissions", u.admin(u.permissionsPage))
+	mux.HandleFunc("POST /admin/flows/{id}/permissions", u.admin(u.permissionsPost))
 	mux.HandleFunc("GET /admin/users", u.admin(u.usersPage))
 	mux.HandleFunc("GET /admin/users/new", u.admin(u.userPage))
 	mux.HandleFunc("POST /admin/users/new", u.admin(u.userPost))
