@@ -60,6 +60,7 @@ type Config struct {
 	DBUser            string // DB_USER
 	DBPassword        string // DB_PASSWORD
 	DBParams          string // DB_PARAMS
+	DBMaxConns        int    // DB_MAX_CONNS; 0 = the role's default
 	DBPath            string // DB_PATH; "" = DATA_DIR/omflow.db
 	HTTPPort          int    // HTTP_PORT
 	HTTPIP            string // HTTP_IP; "" = all addresses

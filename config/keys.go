@@ -188,6 +188,8 @@ var table = []Key{
 		func(c *Config) *string { return &c.DBHost }, host(false)),
 	intKey("DB_PORT", "0", "database server port; 0 = the engine's usual port (5432, 3306, 1433, 1521)",
 		func(c *Config) *int { return &c.DBPort }, portRange(0)),
+	intKey("DB_MAX_CONNS", "0", "most database connections this node opens; 0 = 24 (8 for a booster, 8 for sqlite). All nodes together must stay below the database's limit",
+		func(c *Config) *int { return &c.DBMaxConns }, intRange(0, 1000)),
 	strKey("DB_NAME", "omflow", "database name",
 		func(c *Config) *string { return &c.DBName }, printable),
 	strKey("DB_USER", "", "database user",

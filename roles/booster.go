@@ -97,7 +97,9 @@ func openBoosterStore(ctx context.Context, cfg config.Config, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	o.MaxOpenConns = boosterDBConns
+	if o.MaxOpenConns == 0 {
+		o.MaxOpenConns = boosterDBConns
+	}
 	delay := 500 * time.Millisecond
 	for {
 		db, err := store.Open(ctx, o)

@@ -51,7 +51,7 @@ func StoreOptions(cfg config.Config, log *slog.Logger) (store.Options, error) {
 		return store.Options{}, err
 	}
 	return store.Options{Engine: eng, Path: cfg.SQLitePath(), Host: cfg.DBHost, Port: cfg.DBPort, Name: cfg.DBName,
-		User: cfg.DBUser, Password: cfg.DBPassword, Params: cfg.DBParams, Logger: log}, nil
+		User: cfg.DBUser, Password: cfg.DBPassword, Params: cfg.DBParams, MaxOpenConns: cfg.DBMaxConns, Logger: log}, nil
 }
 
 // OpenStore opens the configured database.
