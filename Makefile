@@ -30,8 +30,11 @@ fuzz:
 			echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 		done; done
 
+# Both benchmarks rewrite their own section of docs/BENCHMARKS.md. They need
+# PostgreSQL like the tests; run them on a quiet machine.
 bench: build
 	$(GO) run ./bench/cmd/omflow-bench -binary ./omflow -out docs/BENCHMARKS.md
+	$(GO) run ./bench/cluster -binary ./omflow -out docs/BENCHMARKS.md
 
 # Japanese text needs CJK fonts in headless Chromium.
 screenshots:
