@@ -118,7 +118,7 @@ func (r report) Markdown() string {
 		}
 	}
 	w("\n### Reproduce\n\n")
-	w("`go run ./bench/cluster -out docs/BENCHMARKS.md` (builds omflow from the checkout, or `-binary ./omflow`) rewrites this section only. It needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test; schemas `omcb_<random>` and `river_bench_<random>` are created and dropped) with room for about 150 connections, and the Go module proxy or a module cache for the River module in bench/river (its own go.mod, so the product never depends on River). Flags: `-runs 20` handovers of each kind, `-jobs 3000` per dispatch mode, `-trickle 40` tickets/s during the handovers, `-only failover|dispatch`, `-river \"\"` to leave River out, `-workdir DIR -keep` to keep the node logs.\n")
+	w("`go run ./bench/cluster -out docs/BENCHMARKS.md` (builds omflow from the checkout, or `-binary ./omflow`) rewrites this section only. It needs PostgreSQL on 127.0.0.1:5432 (user postgres, database test; schemas `omcb_<random>` and `river_bench_<random>` are created and dropped) with room for about 100 connections, and the Go module proxy or a module cache for the River module in bench/river (its own go.mod, so the product never depends on River). Flags: `-runs 20` handovers of each kind, `-jobs 3000` per dispatch mode, `-trickle 40` tickets/s during the handovers, `-only failover|dispatch`, `-river \"\"` to leave River out, `-workdir DIR -keep` to keep the node logs.\n")
 	return b.String()
 }
 
