@@ -46,7 +46,9 @@ func other(c *Cluster, b *Node) *Node {
 // active, and returns the status and the active booster.
 func stable(t *testing.T, c *Cluster) (cluster.Status, *Node) {
 	t.Helper()
-	st, active := c.WaitStable(30 * time.Second)
+	// A node restarted after a crash can take a gossip push/pull round
+	// (15 s) to be seen alive again by everyone.
+	st, active := c.WaitStable(45 * time.Second)
 	checkOneActive(t, st)
 	return st, active
 }
