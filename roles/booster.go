@@ -69,8 +69,16 @@ func StartBooster(ctx context.Context, cfg config.Config, log *slog.Logger) (*Bo
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	httpAddr := ""
+	if cfg.BoosterHTTPPort > 0 {
+		host := cfg.HTTPIP
+		if host == "" {
+			host = cfg.LocalIP // listening on all addresses: others reach it on the cluster address
+		}
+		httpAddr = net.JoinHostPort(host, strconv.Itoa(cfg.BoosterHTTPPort))
+	}
 	b.Node, err = booster.StartNode(ctx, booster.NodeConfig{
-		Key: key, Self: cfg.LocalAddr(), Boosters: cfg.BoosterAddrs(), Name: clusterNodeName(cfg), Version: cli.Version,
+		Key: key, Self: cfg.LocalAddr(), Boosters: cfg.BoosterAddrs(), Name: clusterNodeName(cfg), Version: cli.Version, HTTP: httpAddr,
 		Store: b.DB, Lease: b.DB.Lease(store.BoosterLeaseName), Registry: reg, Logger: log,
 	})
 	if err != nil {

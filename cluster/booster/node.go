@@ -39,8 +39,11 @@ type NodeConfig struct {
 	// Name is the gossip node name (Self when empty).
 	Name    string
 	Version string
-	Store   Store
-	Lease   elect.LeaseStore
+	// HTTP is the booster's status address (BOOSTER_HTTP_PORT) as others
+	// reach it, "" when it serves none; members show it.
+	HTTP  string
+	Store Store
+	Lease elect.LeaseStore
 	// Registry receives the booster's metrics (none when nil).
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
@@ -117,7 +120,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 
 	n.members, err = gossip.New(gossip.Config{
 		Key: cfg.Key, AdvertiseIP: host, Mux: n.mux, Seeds: cfg.Boosters, Logger: logger, Tune: cfg.GossipTune,
-		Meta: gossip.Meta{Role: cluster.RoleBooster, Name: cfg.Name, Version: cfg.Version, BoosterOrder: n.order},
+		Meta: gossip.Meta{Role: cluster.RoleBooster, Name: cfg.Name, Version: cfg.Version, HTTP: cfg.HTTP, BoosterOrder: n.order},
 	})
 	if err != nil {
 		return fail(err)

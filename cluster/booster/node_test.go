@@ -23,7 +23,7 @@ func TestNodesHandoverAndDeadServer(t *testing.T) {
 	boosters := []string{freeAddr(t, ipAddr(41)), freeAddr(t, ipAddr(42))}
 	startB := func(self string) *booster.Node {
 		n, err := booster.StartNode(ctx, booster.NodeConfig{Key: key, Self: self, Boosters: boosters, Version: "test",
-			Store: db, Lease: db.Lease(store.BoosterLeaseName), Logger: logger.With("node", self)})
+			HTTP: "http-of-" + self, Store: db, Lease: db.Lease(store.BoosterLeaseName), Logger: logger.With("node", self)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,6 +77,11 @@ func TestNodesHandoverAndDeadServer(t *testing.T) {
 		}
 		return st.Mode == "cluster" && st.ActiveBooster == active().Addr() && alive == 4
 	})
+	for _, m := range s1.Status().Members {
+		if m.Role == cluster.RoleBooster && m.HTTP != "http-of-"+m.Address {
+			t.Fatalf("booster member %s shows http %q, want its status address", m.Name, m.HTTP)
+		}
+	}
 
 	// Clean handover.
 	old := active()
