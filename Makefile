@@ -33,8 +33,8 @@ fuzz:
 # Both benchmarks rewrite their own section of docs/BENCHMARKS.md. They need
 # PostgreSQL like the tests; run them on a quiet machine.
 bench: build
-	$(GO) run ./bench/cmd/omflow-bench -binary ./omflow -out docs/BENCHMARKS.md
-	$(GO) run ./bench/cluster -binary ./omflow -out docs/BENCHMARKS.md
+	$(GO) run ./bench/cmd/omflow-bench -binary $(CURDIR)/omflow -out docs/BENCHMARKS.md
+	$(GO) run ./bench/cluster -binary $(CURDIR)/omflow -out docs/BENCHMARKS.md
 
 # Japanese text needs CJK fonts in headless Chromium.
 screenshots:
