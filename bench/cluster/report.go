@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +41,11 @@ func (r report) Markdown() string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("Measured by `go run ./bench/cluster -out docs/BENCHMARKS.md` with real omflow processes (two boosters, three servers with WORKERS=%d) on 127.0.0.x and one PostgreSQL.\n\n", r.Workers)
 	w("%s\n", strings.TrimRight(r.Info.Markdown(), "\n"))
-	w("- The machine was shared with other engineers' builds and tests during the run, so the numbers are noisy and pessimistic; the lead reruns them on a quiet machine.\n\n")
+	if f := strings.Fields(r.Info.LoadAvg); len(f) > 0 && parseLoad(f[0]) > 2 {
+		w("- The load average was above the machine's 2 cores when the run started: other work shared the machine, so the numbers are pessimistic; rerun on a quiet machine.\n\n")
+	} else {
+		w("\n")
+	}
 
 	w("### Failover\n\n")
 	if r.FailoverErr != nil {
@@ -151,4 +156,10 @@ func oneLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// parseLoad reads a load average figure (0 when unreadable).
+func parseLoad(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
+	return v
 }
