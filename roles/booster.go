@@ -58,7 +58,7 @@ func StartBooster(ctx context.Context, cfg config.Config, log *slog.Logger) (*Bo
 		return nil, err
 	}
 	b := &Booster{Cfg: cfg, Log: log}
-	if b.DB, err = openBoosterStore(ctx, cfg, log); err != nil {
+	if b.DB, err = openStoreRetrying(ctx, cfg, log, boosterDBConns); err != nil {
 		return nil, err
 	}
 	// A cluster database is prepared by 'omflow db migrate'; a booster
@@ -97,35 +97,6 @@ func StartBooster(ctx context.Context, cfg config.Config, log *slog.Logger) (*Bo
 // boosterDBConns caps the booster's database pool: it runs one lease
 // renewal, one sweep and one version read at a time, plus fenced releases.
 const boosterDBConns = 8
-
-// openBoosterStore connects with a small pool, retrying with backoff while
-// the database is not up yet, and says what it waits for.
-func openBoosterStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, error) {
-	o, err := StoreOptions(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	if o.MaxOpenConns == 0 {
-		o.MaxOpenConns = boosterDBConns
-	}
-	delay := 500 * time.Millisecond
-	for {
-		db, err := store.Open(ctx, o)
-		if err == nil {
-			return db, nil
-		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		log.Warn("waiting for the database", "engine", cfg.DBEngine, "host", cfg.DBHost, "port", cfg.DBPort, "retry_in", delay, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 15*time.Second)
-	}
-}
 
 // startHTTP serves /healthz, /metrics and /api/v1/cluster on
 // HTTP_IP:BOOSTER_HTTP_PORT (all addresses when HTTP_IP is empty).

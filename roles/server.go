@@ -74,7 +74,7 @@ func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Ser
 }
 
 func (s *Server) setupStore(ctx context.Context) error {
-	db, err := openStoreRetrying(ctx, s.Cfg, s.Log)
+	db, err := openStoreRetrying(ctx, s.Cfg, s.Log, 0)
 	if err != nil {
 		return err
 	}
@@ -91,11 +91,19 @@ func (s *Server) setupStore(ctx context.Context) error {
 }
 
 // openStoreRetrying connects, retrying with backoff while the database is
-// not up yet, and says what it waits for.
-func openStoreRetrying(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, error) {
+// not up yet, and says what it waits for. defaultConns sizes the pool when
+// DB_MAX_CONNS is not set (0: the store's default).
+func openStoreRetrying(ctx context.Context, cfg config.Config, log *slog.Logger, defaultConns int) (*store.DB, error) {
+	o, err := StoreOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxOpenConns == 0 {
+		o.MaxOpenConns = defaultConns
+	}
 	delay := 500 * time.Millisecond
 	for {
-		db, err := OpenStore(ctx, cfg, log)
+		db, err := store.Open(ctx, o)
 		if err == nil {
 			return db, nil
 		}
