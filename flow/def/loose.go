@@ -100,34 +100,17 @@ func (f *looseFloat) UnmarshalJSON(data []byte) error {
 // itself or a JSON string containing it (how OMFLOW often stores formobject
 // and flowobject). Absent, null and "" give nil.
 func embedded(raw json.RawMessage) (json.RawMessage, error) {
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		return nil, nil
-	}
-	if t[0] == '"' {
-		var s string
-		if err := json.Unmarshal(t, &s); err != nil {
-			return nil, err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" || s == "null" {
-			return nil, nil
-		}
-		t = []byte(s)
-	}
-	if t[0] != '{' {
-		return nil, fmt.Errorf("want a JSON object (or a string holding one), got %s", shorten(string(t), 40))
-	}
-	if !json.Valid(t) {
-		var v any
-		err := json.Unmarshal(t, &v)
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	return json.RawMessage(t), nil
+	return unwrapJSON(raw, '{', "want a JSON object (or a string holding one)")
 }
 
 // embeddedList is embedded for arrays: a JSON array or a string holding one.
 func embeddedList(raw json.RawMessage) (json.RawMessage, error) {
+	return unwrapJSON(raw, '[', "want a JSON array")
+}
+
+// unwrapJSON returns the JSON value starting with open held by raw, itself
+// or inside a JSON string; want words the error for anything else.
+func unwrapJSON(raw json.RawMessage, open byte, want string) (json.RawMessage, error) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return nil, nil
@@ -143,8 +126,8 @@ func embeddedList(raw json.RawMessage) (json.RawMessage, error) {
 		}
 		t = []byte(s)
 	}
-	if t[0] != '[' {
-		return nil, fmt.Errorf("want a JSON array, got %s", shorten(string(t), 40))
+	if t[0] != open {
+		return nil, fmt.Errorf("%s, got %s", want, shorten(string(t), 40))
 	}
 	if !json.Valid(t) {
 		var v any
