@@ -1,11 +1,10 @@
 package roles
 
 import (
-	"bytes"
 	"context"
+	"github.com/omflow/omflow/internal/testutil"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,22 +13,7 @@ import (
 	"github.com/omflow/omflow/store/storetest"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 // The level filters the process logger and loggers derived from it, even
 // below the level its handler was built with.

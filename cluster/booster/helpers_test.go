@@ -1,10 +1,9 @@
 package booster_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
+	"github.com/omflow/omflow/internal/testutil"
 	"log/slog"
 	"net"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omflow/omflow/cluster"
 	"github.com/omflow/omflow/cluster/booster"
 	"github.com/omflow/omflow/cluster/client"
 	"github.com/omflow/omflow/cluster/elect"
@@ -21,22 +19,7 @@ import (
 	"github.com/omflow/omflow/store"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 // testLogger logs to a buffer, printed when the test fails.
 func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
@@ -49,13 +32,7 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-func newKey(t *testing.T) []byte {
-	k := make([]byte, cluster.KeySize)
-	if _, err := rand.Read(k); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func newKey(t *testing.T) []byte { return testutil.ClusterKey(t) }
 
 // freeAddr returns ip:port with the port free for TCP and UDP right now.
 func freeAddr(t *testing.T, ip string) string {

@@ -1,12 +1,10 @@
 package gossip
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
+	"github.com/omflow/omflow/internal/testutil"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,31 +14,9 @@ import (
 	"github.com/omflow/omflow/cluster/mux"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer = testutil.LogBuffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newKey(t *testing.T) []byte {
-	t.Helper()
-	k := make([]byte, cluster.KeySize)
-	if _, err := rand.Read(k); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func newKey(t *testing.T) []byte { return testutil.ClusterKey(t) }
 
 type testNode struct {
 	*Membership

@@ -3,12 +3,11 @@ package rpc
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/omflow/omflow/internal/testutil"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,31 +23,9 @@ import (
 	"github.com/omflow/omflow/cluster/rpcpb"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer = testutil.LogBuffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newKey(t *testing.T) []byte {
-	t.Helper()
-	k := make([]byte, cluster.KeySize)
-	if _, err := rand.Read(k); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func newKey(t *testing.T) []byte { return testutil.ClusterKey(t) }
 
 func testLogger() (*slog.Logger, *syncBuffer) {
 	buf := &syncBuffer{}
