@@ -105,12 +105,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 
-	n.mux = mux.New(mux.Config{Addr: cfg.Self, Logger: logger})
-	rpcLn, err := n.mux.Listen(mux.KindRPC)
+	var rpcLn *mux.Listener
+	n.mux, rpcLn, err = mux.StartWithRPC(ctx, mux.Config{Addr: cfg.Self, Logger: logger})
 	if err != nil {
-		return nil, err
-	}
-	if err := n.mux.Start(ctx); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Node, error) {

@@ -131,6 +131,20 @@ func (m *Mux) Start(ctx context.Context) error {
 	return nil
 }
 
+// StartWithRPC makes a mux on cfg.Addr with the booster RPC listener every
+// node serves, and starts it; gossip attaches its listener afterwards.
+func StartWithRPC(ctx context.Context, cfg Config) (*Mux, *Listener, error) {
+	m := New(cfg)
+	ln, err := m.Listen(KindRPC)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return m, ln, nil
+}
+
 // Addr returns the bound address, or nil before Start.
 func (m *Mux) Addr() *net.TCPAddr {
 	m.mu.Lock()
