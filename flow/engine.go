@@ -310,11 +310,14 @@ func (e *Engine) watchVersions(ctx context.Context) {
 	t := time.NewTicker(3 * time.Second)
 	defer t.Stop()
 	var last int64 = -1
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if tick%20 == 0 { // the database clock drifts slowly: once a minute
+			_ = e.db.SyncClock(ctx)
 		}
 		vs, err := e.db.Versions(ctx)
 		if err != nil {
@@ -326,6 +329,5 @@ func (e *Engine) watchVersions(ctx context.Context) {
 			}
 			last = v
 		}
-		_ = e.db.SyncClock(ctx)
 	}
 }
