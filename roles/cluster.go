@@ -186,7 +186,7 @@ func (s *Server) onClusterEvent(kind string, payload []byte, _ int64) {
 			return
 		}
 		if kind == eventTask {
-			s.publishTask(t)
+			s.Broker.TaskAssigned(t)
 		} else {
 			s.Broker.TaskClosed(t)
 		}

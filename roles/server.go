@@ -162,7 +162,7 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 		Node: s.Cfg.NodeName, Workers: s.Cfg.Workers, Poll: true, Logger: s.Log,
 		Hooks: flow.Hooks{
 			StepDone:     metrics.StepDone,
-			TaskAssigned: s.publishTask,
+			TaskAssigned: s.Broker.TaskAssigned,
 			TaskClosed:   s.Broker.TaskClosed,
 		},
 	}
@@ -213,19 +213,6 @@ func (s *Server) setupEngineAndWeb(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// publishTask tells the browsers connected here about a new task.
-func (s *Server) publishTask(t flow.TaskView) {
-	var users []int64
-	if t.AssigneeID != nil {
-		users = append(users, *t.AssigneeID)
-	}
-	var groups []string
-	if t.Group != "" {
-		groups = append(groups, t.Group)
-	}
-	s.Broker.Publish(users, groups, ui.Event{Kind: ui.EventTask, TaskID: t.ID, TicketID: t.TicketID, TicketNo: t.TicketNo, Title: t.Title})
 }
 
 // Stop stops HTTP first (no new work), then the booster session (no new
